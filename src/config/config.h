@@ -1,0 +1,135 @@
+// Sluice configuration model: plain structs with defaults (every default here is
+// documented in docs/configuration.md). Parsing and validation live in
+// config/load.{h,cc}; command-line overrides in config/cli_overrides.{h,cc}.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace sluice::config {
+
+using Millis = std::chrono::milliseconds;
+
+enum class PoolMode { kSession, kTransaction };
+enum class AuthType { kTrust, kMd5, kScramSha256 };
+// libpq's sslmode values that make sense for a proxy's server side.
+enum class ServerSslMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
+
+struct HostPort {
+  std::string host = "127.0.0.1";
+  uint16_t port = 6432;
+};
+
+// Settings that can be given globally and overridden per database.
+struct PoolSettings {
+  PoolMode pool_mode = PoolMode::kSession;
+  int pool_size = 20;         // server connections per (database, user)
+  int min_pool_size = 0;      // opened ahead and kept open
+  int reserve_pool_size = 0;  // extra connections after reserve_pool_timeout
+  Millis reserve_pool_timeout{5000};
+  int max_db_connections = 0;  // 0 = unlimited, across all users of a database
+};
+
+// A backend PostgreSQL server that client database names map to.
+struct DatabaseConfig {
+  std::string name;  // the name clients connect to
+  std::string host = "127.0.0.1";
+  uint16_t port = 5432;
+  std::string dbname;  // on the server; empty = same as name
+  std::string user;    // forced server user; empty = the client's user
+  std::string password;
+  std::optional<PoolMode> pool_mode;
+  std::optional<int> pool_size;
+  std::optional<int> min_pool_size;
+  std::optional<int> reserve_pool_size;
+  std::optional<int> max_db_connections;
+  // From a URL's ?sslmode=; unset = tls.server_sslmode (see Config::sslmode_for).
+  std::optional<ServerSslMode> sslmode;
+};
+
+struct TlsClientSide {
+  std::string cert_file;  // empty = TLS to clients disabled (SSLRequest answered 'N')
+  std::string key_file;
+  std::string ca_file;
+  bool require = false;  // refuse clients that do not ask for TLS
+};
+
+struct TlsServerSide {
+  ServerSslMode sslmode = ServerSslMode::kPrefer;
+  std::string ca_file;  // for verify-ca / verify-full
+};
+
+struct AuthConfig {
+  AuthType type = AuthType::kTrust;
+  std::string auth_file;   // PgBouncer userlist.txt format
+  std::string auth_query;  // empty = disabled
+  std::string auth_user;   // user that runs auth_query (needs password in auth_file or server URL)
+};
+
+struct Config {
+  // [server]
+  std::vector<HostPort> listen{HostPort{}};
+  int workers = 0;  // 0 = number of cores
+  int max_client_conn = 10000;
+  size_t max_message_size = 64 * 1024 * 1024;  // bytes; larger messages are refused
+  std::string log_level = "info";
+
+  // [pool]
+  PoolSettings pool;
+  Millis query_wait_timeout{120000};
+  Millis server_connect_timeout{15000};
+  Millis server_idle_timeout{600000};
+  Millis server_lifetime{3600000};
+  Millis client_idle_timeout{0};       // 0 = disabled
+  Millis idle_transaction_timeout{0};  // 0 = disabled
+  Millis query_timeout{0};             // 0 = disabled
+  Millis client_login_timeout{60000};
+  std::string server_reset_query = "DISCARD ALL";
+  bool server_reset_query_always = false;
+  std::string server_check_query = "SELECT 1";
+  Millis server_check_delay{30000};
+
+  // [auth]
+  AuthConfig auth;
+
+  // [tls]
+  TlsClientSide client_tls;
+  TlsServerSide server_tls;
+
+  // [admin]
+  std::vector<std::string> admin_users;
+  std::vector<std::string> stats_users;
+
+  // Default backend for database names not listed in [databases.*]
+  // (set by --server or [server] default_server). Its name field is unused.
+  std::optional<DatabaseConfig> default_server;
+  std::map<std::string, DatabaseConfig> databases;
+
+  // Where the config was loaded from ("" when flags only): RELOAD re-reads it.
+  std::string source_path;
+
+  // Resolves a client's database name to a backend, or nullopt when unknown.
+  std::optional<DatabaseConfig> resolve_database(const std::string& client_db) const;
+  // Effective pool settings for a database (global merged with per-database).
+  PoolSettings pool_settings_for(const DatabaseConfig& db) const;
+  // Effective server-side sslmode for a database (per-database URL setting wins).
+  ServerSslMode sslmode_for(const DatabaseConfig& db) const;
+};
+
+std::string to_string(PoolMode mode);
+std::string to_string(AuthType type);
+std::string to_string(ServerSslMode mode);
+
+// Inverse of to_string(); nullopt for anything else (names are case-sensitive).
+std::optional<PoolMode> parse_pool_mode(std::string_view s);
+std::optional<AuthType> parse_auth_type(std::string_view s);
+std::optional<ServerSslMode> parse_server_sslmode(std::string_view s);
+// trace, debug, info, warn, error.
+bool is_valid_log_level(std::string_view s);
+
+}  // namespace sluice::config

@@ -1,0 +1,68 @@
+#include "net/no_throw.h"
+#include "net/stream.h"
+
+namespace sluice::net {
+
+
+awaitable<std::error_code> Stream::accept_tls(asio::ssl::context& ctx) {
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::server, kNoThrow);
+  co_return ec;
+}
+
+awaitable<std::error_code> Stream::connect_tls(asio::ssl::context& ctx, const std::string& sni,
+                                               bool verify_host) {
+  tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
+  if (!sni.empty()) SSL_set_tlsext_host_name(tls_->native_handle(), sni.c_str());
+  if (verify_host) tls_->set_verify_callback(asio::ssl::host_name_verification(sni));
+  auto [ec] = co_await tls_->async_handshake(asio::ssl::stream_base::client, kNoThrow);
+  co_return ec;
+}
+
+awaitable<std::tuple<std::error_code, size_t>> Stream::read_some(asio::mutable_buffer buf) {
+  if (tls_) co_return co_await tls_->async_read_some(buf, kNoThrow);
+  co_return co_await socket_.async_read_some(buf, kNoThrow);
+}
+
+awaitable<std::error_code> Stream::write_all(asio::const_buffer buf) {
+  if (tls_) {
+    auto [ec, n] = co_await asio::async_write(*tls_, buf, kNoThrow);
+    co_return ec;
+  }
+  auto [ec, n] = co_await asio::async_write(socket_, buf, kNoThrow);
+  co_return ec;
+}
+
+void Stream::close() {
+  std::error_code ignored;
+  if (socket_.is_open()) {
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+  }
+}
+
+std::string Stream::remote_address() const {
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  return ec ? std::string() : ep.address().to_string();
+}
+
+uint16_t Stream::remote_port() const {
+  std::error_code ec;
+  auto ep = socket_.remote_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+std::string Stream::local_address() const {
+  std::error_code ec;
+  auto ep = socket_.local_endpoint(ec);
+  return ec ? std::string() : ep.address().to_string();
+}
+
+uint16_t Stream::local_port() const {
+  std::error_code ec;
+  auto ep = socket_.local_endpoint(ec);
+  return ec ? 0 : ep.port();
+}
+
+}  // namespace sluice::net

@@ -1,0 +1,48 @@
+// A TCP connection that may be upgraded to TLS after PostgreSQL's SSLRequest exchange.
+// Coroutine-friendly: operations return error codes instead of throwing (no exceptions on
+// the data plane). One coroutine at a time may read, and one may write.
+#pragma once
+
+#include <asio.hpp>
+#include <asio/ssl.hpp>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <tuple>
+
+namespace sluice::net {
+
+using asio::awaitable;
+using tcp = asio::ip::tcp;
+
+class Stream {
+ public:
+  explicit Stream(tcp::socket socket) : socket_(std::move(socket)) {}
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // TLS as the server side (towards a client that sent SSLRequest).
+  awaitable<std::error_code> accept_tls(asio::ssl::context& ctx);
+  // TLS as the client side (towards a PostgreSQL server); sni may be empty.
+  awaitable<std::error_code> connect_tls(asio::ssl::context& ctx, const std::string& sni,
+                                         bool verify_host);
+
+  awaitable<std::tuple<std::error_code, size_t>> read_some(asio::mutable_buffer buf);
+  awaitable<std::error_code> write_all(asio::const_buffer buf);
+
+  // Cancels pending operations and closes; safe to call more than once.
+  void close();
+  bool is_open() const { return socket_.is_open(); }
+  bool is_tls() const { return tls_ != nullptr; }
+  tcp::socket& socket() { return socket_; }
+  std::string remote_address() const;
+  uint16_t remote_port() const;
+  std::string local_address() const;
+  uint16_t local_port() const;
+
+ private:
+  tcp::socket socket_;
+  std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+};
+
+}  // namespace sluice::net

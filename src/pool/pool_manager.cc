@@ -1,0 +1,74 @@
+#include "pool/pool_manager.h"
+
+namespace sluice::pool {
+
+PoolOptions PoolManager::options_for(const config::Config& cfg, const config::DatabaseConfig& db) {
+  PoolOptions o;
+  o.settings = cfg.pool_settings_for(db);
+  o.query_wait_timeout = cfg.query_wait_timeout;
+  o.server_connect_timeout = cfg.server_connect_timeout;
+  o.server_idle_timeout = cfg.server_idle_timeout;
+  o.server_lifetime = cfg.server_lifetime;
+  o.max_message_size = cfg.max_message_size;
+  return o;
+}
+
+ServerTarget PoolManager::target_for(const config::Config& cfg, const config::DatabaseConfig& db,
+                                     const std::string& client_user) {
+  ServerTarget t;
+  t.host = db.host;
+  t.port = db.port;
+  t.dbname = db.dbname.empty() ? db.name : db.dbname;
+  t.user = client_user;
+  // A [databases] entry's user forces the server login user.
+  if (!db.user.empty() && !db.name.empty() && cfg.databases.count(db.name)) t.user = db.user;
+  t.sslmode = cfg.sslmode_for(db);
+  return t;
+}
+
+std::shared_ptr<DatabaseState> PoolManager::database(const std::string& name) {
+  std::lock_guard lock(mutex_);
+  auto& d = databases_[name];
+  if (!d) {
+    d = std::make_shared<DatabaseState>();
+    d->name = name;
+  }
+  return d;
+}
+
+std::shared_ptr<Pool> PoolManager::get(const config::Config& cfg,
+                                       const config::DatabaseConfig& db,
+                                       const std::string& client_user,
+                                       const ServerCredentials& creds) {
+  auto db_state = database(db.name);
+  std::lock_guard lock(mutex_);
+  auto& p = pools_[{db.name, client_user}];
+  if (!p) {
+    p = std::make_shared<Pool>(db.name, client_user, target_for(cfg, db, client_user), creds,
+                               options_for(cfg, db), db_state, tls_, worker_slots_);
+  }
+  return p;
+}
+
+std::vector<std::shared_ptr<Pool>> PoolManager::all() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<Pool>> out;
+  for (const auto& [key, pool] : pools_) out.push_back(pool);
+  return out;
+}
+
+std::vector<std::shared_ptr<DatabaseState>> PoolManager::databases() const {
+  std::lock_guard lock(mutex_);
+  std::vector<std::shared_ptr<DatabaseState>> out;
+  for (const auto& [name, d] : databases_) out.push_back(d);
+  return out;
+}
+
+void PoolManager::apply_config(const config::Config& cfg) {
+  for (const auto& pool : all()) {
+    auto db = cfg.resolve_database(pool->database());
+    if (db) pool->set_options(options_for(cfg, *db));
+  }
+}
+
+}  // namespace sluice::pool

@@ -1,0 +1,207 @@
+#include "net/no_throw.h"
+#include "server/runtime.h"
+
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <future>
+#include <stdexcept>
+
+#include "config/load.h"
+#include "session/client_session.h"
+#include "session/worker_sessions.h"
+#include "stats/pool_stats.h"
+
+namespace sluice::server {
+
+using net::kNoThrow;
+
+namespace {
+
+constexpr auto kSweepInterval = std::chrono::seconds(1);
+constexpr auto kMaintenanceInterval = std::chrono::seconds(1);
+constexpr int kListenBacklog = 4096;
+
+int effective_workers(const config::Config& cfg) {
+  if (cfg.workers > 0) return cfg.workers;
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : static_cast<int>(n);
+}
+
+}  // namespace
+
+Runtime::Runtime(config::CliOverrides overrides, std::shared_ptr<const config::Config> cfg,
+                 std::shared_ptr<const config::UserList> users)
+    : overrides_(std::move(overrides)) {
+  const int n = effective_workers(*cfg);
+  for (int i = 0; i < n; ++i) {
+    auto w = std::make_unique<Worker>();
+    w->index = i + 1;
+    workers_.push_back(std::move(w));
+  }
+  ctx_ = std::make_unique<ProxyContext>(cfg, n);
+  ctx_->set_config(cfg, std::move(users));
+  ctx_->set_client_tls(make_client_tls(cfg->client_tls));
+  ctx_->request_shutdown = [this] { asio::post(main_io_, [this] { shutdown(); }); };
+  ctx_->reload = [this] {
+    // RELOAD arrives on a worker; the reload itself runs on the main thread.
+    std::promise<std::string> done;
+    auto result = done.get_future();
+    asio::post(main_io_, [this, &done] { done.set_value(reload()); });
+    return result.get();
+  };
+}
+
+Runtime::~Runtime() = default;
+
+void Runtime::listen() {
+  auto cfg = ctx_->config();
+  for (auto& w : workers_) {
+    for (const auto& hp : cfg->listen) {
+      std::error_code ec;
+      auto address = asio::ip::make_address(hp.host == "*" ? "0.0.0.0" : hp.host, ec);
+      if (ec) {
+        asio::ip::tcp::resolver resolver(w->io);
+        auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
+        if (ec || results.empty()) {
+          throw std::runtime_error("cannot resolve listen address " + hp.host + ": " +
+                                   ec.message());
+        }
+        address = results.begin()->endpoint().address();
+      }
+      asio::ip::tcp::endpoint ep(address, hp.port);
+      auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(w->io);
+      acceptor->open(ep.protocol());
+      acceptor->set_option(asio::socket_base::reuse_address(true));
+      const int one = 1;
+      ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+      acceptor->bind(ep, ec);
+      if (ec) {
+        throw std::runtime_error("cannot listen on " + hp.host + ":" + std::to_string(hp.port) +
+                                 ": " + ec.message() +
+                                 " (is another process using it? pick another with --listen)");
+      }
+      acceptor->listen(kListenBacklog);
+      w->acceptors.push_back(std::move(acceptor));
+    }
+  }
+}
+
+asio::awaitable<void> Runtime::accept_loop(asio::ip::tcp::acceptor& acceptor) {
+  for (;;) {
+    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    if (ec) {
+      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+      spdlog::warn("accept failed: {}", ec.message());
+      asio::steady_timer backoff(acceptor.get_executor(), std::chrono::milliseconds(50));
+      co_await backoff.async_wait(kNoThrow);
+      continue;
+    }
+    auto session = std::make_shared<session::ClientSession>(*ctx_, std::move(socket));
+    asio::co_spawn(acceptor.get_executor(), session->run(), asio::detached);
+  }
+}
+
+asio::awaitable<void> Runtime::sweep_loop() {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  for (;;) {
+    timer.expires_after(kSweepInterval);
+    auto [ec] = co_await timer.async_wait(kNoThrow);
+    if (ec) co_return;
+    const auto now = pool::Clock::now();
+    std::vector<session::ClientSession*> sessions(session::WorkerSessions::current().begin(),
+                                                  session::WorkerSessions::current().end());
+    for (auto* s : sessions) s->check_timeouts(now);
+  }
+}
+
+asio::awaitable<void> Runtime::maintenance_loop() {
+  asio::steady_timer timer(co_await asio::this_coro::executor);
+  size_t next_worker = 0;
+  for (;;) {
+    timer.expires_after(kMaintenanceInterval);
+    auto [ec] = co_await timer.async_wait(kNoThrow);
+    if (ec) co_return;
+    for (const auto& pool : ctx_->pools.all()) {
+      // New connections are opened on the workers, spread round-robin.
+      pool->maintain(workers_[next_worker++ % workers_.size()]->io.get_executor());
+    }
+  }
+}
+
+std::string Runtime::reload() {
+  try {
+    auto cfg = std::make_shared<const config::Config>(config::build_config(overrides_));
+    std::shared_ptr<const config::UserList> users;
+    if (!cfg->auth.auth_file.empty()) {
+      users = std::make_shared<const config::UserList>(
+          config::UserList::load_file(cfg->auth.auth_file));
+    }
+    auto tls = make_client_tls(cfg->client_tls);
+    ctx_->set_config(cfg, users);
+    ctx_->set_client_tls(tls);
+    ctx_->pools.apply_config(*cfg);
+    spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+    spdlog::info("configuration reloaded");
+    return {};
+  } catch (const std::exception& e) {
+    spdlog::error("reload failed, keeping the running configuration: {}", e.what());
+    return e.what();
+  }
+}
+
+void Runtime::shutdown() {
+  spdlog::info("shutting down");
+  signals_.cancel();
+  for (auto& w : workers_) w->io.stop();
+  main_io_.stop();
+}
+
+int Runtime::run() {
+  listen();
+  for (auto& w : workers_) {
+    for (auto& a : w->acceptors) asio::co_spawn(w->io, accept_loop(*a), asio::detached);
+    asio::co_spawn(w->io, sweep_loop(), asio::detached);
+  }
+  asio::co_spawn(main_io_, maintenance_loop(), asio::detached);
+  signals_.add(SIGINT);
+  signals_.add(SIGTERM);
+  signals_.add(SIGHUP);
+  std::function<void(std::error_code, int)> on_signal = [this, &on_signal](std::error_code ec,
+                                                                          int sig) {
+    if (ec) return;
+    if (sig == SIGHUP) {
+      reload();
+      signals_.async_wait(on_signal);
+      return;
+    }
+    shutdown();
+  };
+  signals_.async_wait(on_signal);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  auto cfg = ctx_->config();
+  for (const auto& hp : cfg->listen) {
+    spdlog::info("listening on {}:{} with {} workers", hp.host, hp.port, workers_.size());
+  }
+  for (auto& w : workers_) {
+    w->thread = std::thread([&io = w->io, index = w->index] {
+      stats::set_current_slot(index);
+      io.run();
+    });
+  }
+  main_io_.run();
+  for (auto& w : workers_) {
+    w->io.stop();
+    if (w->thread.joinable()) w->thread.join();
+  }
+  // Server connections leased across workers make an orderly teardown of every event
+  // loop fragile; the process exits here and the kernel closes every socket, which
+  // makes each server roll back whatever its client left open.
+  for (const auto& pool : ctx_->pools.all()) pool->close_idle();
+  spdlog::info("stopped");
+  spdlog::shutdown();
+  std::_Exit(0);
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,50 @@
+// The running proxy: worker threads with one event loop each, listeners, the periodic
+// pool maintenance, signals, RELOAD and SHUTDOWN.
+//
+// Threads: the main thread runs main_io_ (signals, maintenance, reload); worker i runs
+// workers_[i]->io and owns the sessions it accepted. Each worker has its own listening
+// socket per address (SO_REUSEPORT), so the kernel spreads new connections over workers.
+#pragma once
+
+#include <asio.hpp>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "config/cli_overrides.h"
+#include "server/context.h"
+
+namespace sluice::server {
+
+class Runtime {
+ public:
+  Runtime(config::CliOverrides overrides, std::shared_ptr<const config::Config> cfg,
+          std::shared_ptr<const config::UserList> users);
+  ~Runtime();
+
+  // Listens, serves until SHUTDOWN or a signal; returns the exit code.
+  int run();
+
+ private:
+  struct Worker {
+    int index = 0;
+    asio::io_context io{1};
+    std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors;
+    std::thread thread;
+  };
+
+  void listen();
+  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
+  asio::awaitable<void> sweep_loop();
+  asio::awaitable<void> maintenance_loop();
+  std::string reload();
+  void shutdown();
+
+  config::CliOverrides overrides_;
+  asio::io_context main_io_{1};
+  std::vector<std::unique_ptr<Worker>> workers_;
+  std::unique_ptr<ProxyContext> ctx_;
+  asio::signal_set signals_{main_io_};
+};
+
+}  // namespace sluice::server

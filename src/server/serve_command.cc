@@ -1,0 +1,56 @@
+#include "server/serve_command.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <iostream>
+#include <memory>
+
+#include "config/cli_overrides.h"
+#include "config/load.h"
+#include "config/userlist.h"
+#include "server/runtime.h"
+
+namespace sluice::server {
+
+namespace {
+int g_exit_code = 0;
+}
+
+void set_exit_code(int code) { g_exit_code = code; }
+int exit_code() { return g_exit_code; }
+
+void add_serve_command(CLI::App& app) {
+  auto* cmd = app.add_subcommand("serve", "Run the proxy: a PostgreSQL wire-protocol pooler");
+  auto overrides = std::make_shared<config::CliOverrides>();
+  config::add_serve_options(*cmd, *overrides);
+  cmd->callback([overrides] {
+    std::shared_ptr<const config::Config> cfg;
+    std::shared_ptr<const config::UserList> users;
+    try {
+      cfg = std::make_shared<const config::Config>(config::build_config(*overrides));
+      if (!cfg->auth.auth_file.empty()) {
+        users = std::make_shared<const config::UserList>(
+            config::UserList::load_file(cfg->auth.auth_file));
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "sluice: " << e.what() << "\n";
+      set_exit_code(2);
+      return;
+    }
+    auto logger = spdlog::stderr_color_mt("sluice");
+    spdlog::set_default_logger(logger);
+    spdlog::set_pattern("%Y-%m-%d %H:%M:%S.%e %^%l%$ %v");
+    spdlog::set_level(spdlog::level::from_str(cfg->log_level));
+    try {
+      Runtime runtime(*overrides, cfg, users);
+      set_exit_code(runtime.run());
+    } catch (const std::exception& e) {
+      std::cerr << "sluice: " << e.what() << "\n";
+      set_exit_code(1);
+    }
+  });
+}
+
+}  // namespace sluice::server

@@ -1,0 +1,31 @@
+#include "net/no_throw.h"
+#include "session/cancel.h"
+
+#include "net/stream.h"
+#include "protocol/builder.h"
+
+namespace sluice::session {
+
+using net::kNoThrow;
+
+asio::awaitable<void> cancel_server_query(const ClientInfo& target) {
+  const int32_t pid = target.server_pid.load(std::memory_order_acquire);
+  const int32_t key = target.server_key.load(std::memory_order_relaxed);
+  if (pid == 0) co_return;
+  auto ex = co_await asio::this_coro::executor;
+  net::tcp::resolver resolver(ex);
+  auto [rec, endpoints] = co_await resolver.async_resolve(
+      target.server_host, std::to_string(target.server_port), kNoThrow);
+  if (rec) co_return;
+  net::tcp::socket sock(ex);
+  auto [cec, ep] = co_await asio::async_connect(sock, endpoints, kNoThrow);
+  if (cec) co_return;
+  std::string out;
+  protocol::append_cancel_request(out, pid, key);
+  co_await asio::async_write(sock, asio::buffer(out), kNoThrow);
+  // The server closes the connection once it has taken the request.
+  char byte;
+  co_await sock.async_read_some(asio::buffer(&byte, 1), kNoThrow);
+}
+
+}  // namespace sluice::session

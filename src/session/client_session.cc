@@ -1,0 +1,529 @@
+#include "net/no_throw.h"
+#include "session/client_session.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "admin/admin_console.h"
+#include "net/message_io.h"
+#include "protocol/builder.h"
+#include "protocol/reader.h"
+#include "session/auth_lookup.h"
+#include "session/cancel.h"
+#include "session/client_auth.h"
+#include "session/session_params.h"
+#include "session/worker_sessions.h"
+
+namespace sluice::session {
+
+using net::kNoThrow;
+
+namespace {
+
+using protocol::Frame;
+using protocol::FrameStatus;
+namespace sqlstate = protocol::sqlstate;
+
+int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+uint64_t micros_since(pool::Clock::time_point t) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(pool::Clock::now() - t).count());
+}
+
+bool is_admin_database(const std::string& db) { return db == "sluice" || db == "pgbouncer"; }
+
+}  // namespace
+
+ClientSession::ClientSession(server::ProxyContext& ctx, net::tcp::socket socket)
+    : ctx_(ctx),
+      cfg_(ctx.config()),
+      client_(std::move(socket)),
+      pump_done_(client_.socket().get_executor()),
+      client_scan_(cfg_->max_message_size),
+      server_scan_(cfg_->max_message_size) {
+  max_message_size_ = cfg_->max_message_size;
+  last_client_activity_ = pool::Clock::now();
+}
+
+ClientSession::~ClientSession() {
+  if (info_) ctx_.clients.remove(*info_);
+}
+
+void ClientSession::set_state(ClientState state) {
+  if (info_) info_->state.store(state, std::memory_order_relaxed);
+}
+
+asio::awaitable<void> ClientSession::fatal(std::string_view sqlstate, std::string_view message) {
+  co_await send_fatal(client_, sqlstate, message);
+  client_.close();
+}
+
+asio::awaitable<void> ClientSession::run() {
+  auto self = shared_from_this();
+  WorkerSessions::Registration reg(this);
+  std::error_code ignored;
+  client_.socket().set_option(net::tcp::no_delay(true), ignored);
+
+  // The login deadline closes the socket, failing whatever read is pending.
+  asio::steady_timer login_deadline(client_.socket().get_executor(), cfg_->client_login_timeout);
+  std::weak_ptr<ClientSession> weak = self;
+  login_deadline.async_wait([weak](std::error_code ec) {
+    if (ec) return;
+    if (auto s = weak.lock()) s->client_.close();
+  });
+
+  auto startup = co_await read_startup();
+  if (!startup) co_return;
+  if (startup->kind == protocol::StartupKind::kCancel) {
+    login_deadline.cancel();
+    co_await forward_cancel(*startup);
+    co_return;
+  }
+  info_ = ctx_.clients.add();
+  info_->addr = client_.remote_address();
+  info_->port = client_.remote_port();
+  info_->local_addr = client_.local_address();
+  info_->local_port = client_.local_port();
+  info_->tls = client_.is_tls();
+  if (is_admin_database(startup->param("database"))) {
+    const bool ok = co_await login_admin(*startup);
+    login_deadline.cancel();
+    if (ok) co_await admin::run_admin_console(ctx_, client_, in_, *info_);
+    client_.close();
+    co_return;
+  }
+  const bool logged_in = co_await login(*startup);
+  login_deadline.cancel();
+  if (!logged_in) {
+    client_.close();
+    co_return;
+  }
+  co_await relay();
+  co_await finish();
+}
+
+asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_startup() {
+  // At most one SSLRequest and one GSSENCRequest may precede the real startup packet.
+  for (int round = 0; round < 3; ++round) {
+    Frame f = co_await net::read_message(client_, in_, 0, /*startup=*/true);
+    if (f.status != FrameStatus::kMessage) {
+      if (!f.io_error) co_await fatal(sqlstate::kProtocolViolation, f.error);
+      co_return std::nullopt;
+    }
+    protocol::StartupPacket p = protocol::parse_startup_packet(f.body);
+    in_.consume(f.size);
+    switch (p.kind) {
+      case protocol::StartupKind::kSslRequest: {
+        auto tls = ctx_.client_tls();
+        const char answer = (tls && !client_.is_tls()) ? 'S' : 'N';
+        if (co_await client_.write_all(asio::buffer(&answer, 1))) co_return std::nullopt;
+        if (answer == 'S') {
+          // Bytes sent before the handshake would bypass TLS: refuse them.
+          if (!in_.empty()) {
+            co_await fatal(sqlstate::kProtocolViolation, "received unencrypted data after SSL request");
+            co_return std::nullopt;
+          }
+          if (auto ec = co_await client_.accept_tls(*tls)) {
+            spdlog::debug("client TLS handshake failed: {}", ec.message());
+            client_.close();
+            co_return std::nullopt;
+          }
+        }
+        continue;
+      }
+      case protocol::StartupKind::kGssEncRequest: {
+        const char answer = 'N';
+        if (co_await client_.write_all(asio::buffer(&answer, 1))) co_return std::nullopt;
+        continue;
+      }
+      case protocol::StartupKind::kInvalid:
+        co_await fatal(sqlstate::kProtocolViolation, p.error);
+        co_return std::nullopt;
+      default:
+        co_return p;
+    }
+  }
+  co_await fatal(sqlstate::kProtocolViolation, "too many negotiation requests");
+  co_return std::nullopt;
+}
+
+asio::awaitable<void> ClientSession::forward_cancel(const protocol::StartupPacket& packet) {
+  client_.close();  // a cancel connection gets no reply, as with PostgreSQL
+  auto target = ctx_.clients.find_by_cancel_key(packet.cancel_pid, packet.cancel_key);
+  if (target) co_await cancel_server_query(*target);
+}
+
+asio::awaitable<bool> ClientSession::login_admin(const protocol::StartupPacket& startup) {
+  const std::string user = startup.param("user");
+  info_->user = user;
+  info_->database = startup.param("database");
+  info_->application_name = startup.param("application_name");
+  const auto& admins = cfg_->admin_users;
+  const auto& stats = cfg_->stats_users;
+  const bool allowed = std::find(admins.begin(), admins.end(), user) != admins.end() ||
+                       std::find(stats.begin(), stats.end(), user) != stats.end();
+  auto users = ctx_.users();
+  auto secret = users ? users->secret_for(user) : std::nullopt;
+  auto auth = co_await authenticate_client(client_, in_, cfg_->auth.type, user, secret,
+                                           max_message_size_);
+  if (!auth.ok) co_return false;
+  if (!allowed) {
+    co_await fatal(sqlstate::kInvalidAuthorization,
+                   fmt::format("user \"{}\" is not allowed to use the admin console "
+                               "(add it to admin_users or stats_users)", user));
+    co_return false;
+  }
+  std::string out;
+  protocol::append_auth_ok(out);
+  protocol::append_parameter_status(out, "server_version", "15.0 (Sluice 0.1.0)");
+  protocol::append_parameter_status(out, "server_encoding", "UTF8");
+  protocol::append_parameter_status(out, "client_encoding", "UTF8");
+  protocol::append_parameter_status(out, "DateStyle", "ISO, MDY");
+  protocol::append_parameter_status(out, "integer_datetimes", "on");
+  protocol::append_parameter_status(out, "standard_conforming_strings", "on");
+  protocol::append_backend_key_data(out, info_->cancel_pid, info_->cancel_key);
+  protocol::append_ready_for_query(out, 'I');
+  set_state(ClientState::kActive);
+  co_return !(co_await client_.write_all(asio::buffer(out)));
+}
+
+asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startup) {
+  const std::string user = startup.param("user");
+  std::string database = startup.param("database");
+  if (database.empty()) database = user;
+  info_->user = user;
+  info_->database = database;
+  info_->application_name = startup.param("application_name");
+
+  if (cfg_->client_tls.require && !client_.is_tls()) {
+    co_await fatal(sqlstate::kInvalidAuthorization, "SSL required: connect with sslmode=require");
+    co_return false;
+  }
+  if (static_cast<int>(ctx_.clients.size()) > cfg_->max_client_conn) {
+    co_await fatal(sqlstate::kTooManyConnections, "no more connections allowed (max_client_conn)");
+    co_return false;
+  }
+  auto db = cfg_->resolve_database(database);
+  if (!db) {
+    co_await fatal(sqlstate::kInvalidCatalogName, fmt::format("no such database: {}", database));
+    co_return false;
+  }
+  auto secret = co_await lookup_secret(ctx_, *cfg_, *db, user);
+  if (secret.error) {
+    co_await fatal(secret.error->sqlstate, secret.error->message);
+    co_return false;
+  }
+  auto auth = co_await authenticate_client(client_, in_, cfg_->auth.type, user, secret.secret,
+                                           max_message_size_);
+  if (!auth.ok) co_return false;
+
+  pool::ServerCredentials creds = server_credentials(*cfg_, *db, user, secret.secret);
+  pool_ = ctx_.pools.get(*cfg_, *db, user, creds);
+  if (auth.client_key && auth.server_key) pool_->learn_scram_keys(*auth.client_key, *auth.server_key);
+  mode_ = cfg_->pool_settings_for(*db).pool_mode;
+  info_->server_host = db->host;
+  info_->server_port = db->port;
+
+  // The welcome repeats the server's parameters, which the first connection tells us.
+  if (pool_->server_params().empty()) {
+    set_state(ClientState::kWaiting);
+    pool::AcquireResult r = co_await pool_->acquire();
+    if (!r.conn) {
+      co_await fatal(r.error ? r.error->sqlstate : std::string(sqlstate::kConnectionFailure),
+                     r.error ? r.error->message : "could not connect to server");
+      co_return false;
+    }
+    pool_->release(std::move(r.conn));
+  }
+  wanted_params_ = initial_session_params(pool_->server_params(), startup);
+
+  std::string out;
+  protocol::append_auth_ok(out);
+  for (const auto& [name, value] : pool_->server_params()) {
+    auto it = wanted_params_.find(name);
+    protocol::append_parameter_status(out, name, it != wanted_params_.end() ? it->second : value);
+  }
+  protocol::append_backend_key_data(out, info_->cancel_pid, info_->cancel_key);
+  protocol::append_ready_for_query(out, 'I');
+  set_state(ClientState::kIdle);
+  co_return !(co_await client_.write_all(asio::buffer(out)));
+}
+
+bool ClientSession::transaction_idle() const {
+  return pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' &&
+         !client_scan_.mid_message() && in_.empty();
+}
+
+asio::awaitable<void> ClientSession::relay() {
+  // Bytes left after a scan are an incomplete message, so every round starts with a read
+  // (except the first, which may find a message sent right behind the login).
+  bool need_read = in_.empty();
+  for (;;) {
+    if (need_read) {
+      auto [ec, n] = co_await client_.read_some(in_.prepare());
+      if (ec || n == 0) co_return;
+      in_.commit(n);
+    }
+    need_read = true;
+    last_client_activity_ = pool::Clock::now();
+    bool terminate = false;
+    ScanResult scan = client_scan_.scan(
+        in_.data(), [](char) { return false; },
+        [&](char type, std::span<const uint8_t>, bool) {
+          switch (type) {
+            case 'X':
+              terminate = true;
+              return ScanAction::kStopBefore;
+            case 'Q':
+            case 'F':
+              if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
+              break;
+            case 'S':
+              if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
+              extended_open_ = false;
+              break;
+            case 'P':
+            case 'B':
+            case 'D':
+            case 'E':
+            case 'C':
+            case 'H':
+              extended_open_ = true;
+              break;
+            default:
+              break;
+          }
+          return ScanAction::kForward;
+        });
+    if (scan.error) {
+      co_await stop_server_pump();
+      co_await fatal(sqlstate::kProtocolViolation, scan.error_message);
+      co_return;
+    }
+    if (scan.forward > 0) {
+      if (!server_ && !co_await ensure_server()) co_return;
+      pool_->stats().add_received(scan.forward);
+      if (auto ec = co_await server_->stream.write_all(
+              asio::buffer(in_.data().data(), scan.forward))) {
+        if (server_) server_->broken = true;
+        co_await stop_server_pump();
+        co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
+        co_return;
+      }
+      in_.consume(scan.forward);
+    }
+    if (terminate) co_return;
+  }
+}
+
+asio::awaitable<bool> ClientSession::ensure_server() {
+  set_state(ClientState::kWaiting);
+  info_->wait_start_us.store(now_us(), std::memory_order_relaxed);
+  pool::AcquireResult r = co_await pool_->acquire();
+  pool_->stats().add_wait(static_cast<uint64_t>(r.waited.count()));
+  if (!r.conn) {
+    set_state(ClientState::kIdle);
+    std::string out;
+    const auto& e = r.error;
+    protocol::append_error(out, protocol::kSeverityFatal,
+                           e ? e->sqlstate : std::string(sqlstate::kConnectionFailure),
+                           e ? e->message : "could not get a server connection");
+    co_await client_.write_all(asio::buffer(out));
+    client_.close();
+    co_return false;
+  }
+  server_ = std::move(r.conn);
+  server_->active = true;
+  server_->client_id = info_->id;
+  xact_start_ = pool::Clock::now();
+  info_->server_id.store(server_->id, std::memory_order_relaxed);
+  info_->server_key.store(server_->key.key, std::memory_order_relaxed);
+  info_->server_pid.store(server_->key.pid, std::memory_order_release);
+  info_->request_time_us.store(now_us(), std::memory_order_relaxed);
+  set_state(ClientState::kActive);
+  if (!co_await sync_parameters()) co_return false;
+  pump_running_ = true;
+  asio::co_spawn(client_.socket().get_executor(),
+                 [self = shared_from_this()]() { return self->server_pump(); }, asio::detached);
+  co_return true;
+}
+
+asio::awaitable<bool> ClientSession::sync_parameters() {
+  const std::string sql = parameter_sync_sql(wanted_params_, server_->params);
+  if (sql.empty()) co_return true;
+  pool::QueryResult r = co_await pool::run_simple_query(*server_, sql, max_message_size_);
+  if (r.io_failed || r.error) {
+    server_->broken = true;
+    release_server();
+    co_await fatal(r.error ? r.error->sqlstate : std::string(sqlstate::kConnectionFailure),
+                   r.error ? "could not apply session parameters: " + r.error->message
+                           : "server connection lost");
+    co_return false;
+  }
+  // The server reports canonical spellings (UTF8 for "unicode"): adopt them.
+  adopt_reported_params(wanted_params_, server_->params);
+  co_return true;
+}
+
+asio::awaitable<void> ClientSession::server_pump() {
+  auto self = shared_from_this();
+  bool release = false;
+  while (server_ && !release) {
+    pool::ServerConnection& server = *server_;
+    {
+      auto [ec, n] = co_await server.stream.read_some(server.in.prepare());
+      if (ec || n == 0) {
+        if (ec != asio::error::operation_aborted && !closing_) {
+          server.broken = true;
+          // The server went away mid-conversation: tell the client, then drop it.
+          std::string out;
+          protocol::append_error(out, protocol::kSeverityFatal, sqlstate::kConnectionFailure,
+                                 "server closed the connection unexpectedly");
+          co_await client_.write_all(asio::buffer(out));
+          client_.close();
+        }
+        break;
+      }
+      server.in.commit(n);
+    }
+    bool saw_idle_rfq = false;
+    ScanResult scan = server_scan_.scan(
+        server.in.data(), [](char type) { return type == 'Z' || type == 'S'; },
+        [&](char type, std::span<const uint8_t> body, bool) {
+          saw_idle_rfq = false;
+          if (type == 'Z' && !body.empty()) {
+            tx_status_ = static_cast<char>(body[0]);
+            server.tx_status = tx_status_;
+            if (pending_syncs_ > 0 && --pending_syncs_ == 0) {
+              pool_->stats().add_query(micros_since(query_start_));
+              query_timeout_cancel_sent_ = false;
+            }
+            if (tx_status_ == 'I') {
+              pool_->stats().add_xact(micros_since(xact_start_));
+              xact_start_ = pool::Clock::now();
+              saw_idle_rfq = true;
+            }
+          } else if (type == 'S') {
+            if (auto p = protocol::parse_parameter_status(body)) {
+              server.params[p->first] = p->second;
+              track_reported_param(wanted_params_, p->first, p->second);
+            }
+          }
+          return ScanAction::kForward;
+        });
+    if (scan.error) {
+      spdlog::warn("server sent a malformed message: {}", scan.error_message);
+      server.broken = true;
+      co_await fatal(sqlstate::kProtocolViolation, "server sent a malformed message");
+      break;
+    }
+    if (scan.forward > 0) {
+      pool_->stats().add_sent(scan.forward);
+      if (co_await client_.write_all(asio::buffer(server.in.data().data(), scan.forward))) {
+        server.in.consume(scan.forward);
+        client_.close();  // the client is gone; run() sees that and cleans up
+        break;
+      }
+      server.in.consume(scan.forward);
+    }
+    // Transaction mode: the lease ends at the transaction's end when nothing else is
+    // under way on either side.
+    if (saw_idle_rfq && mode_ == config::PoolMode::kTransaction && transaction_idle() &&
+        server.in.empty() && !closing_) {
+      release = true;
+    }
+  }
+  pump_running_ = false;
+  if (release) release_server();
+  pump_done_.cancel();
+}
+
+void ClientSession::release_server() {
+  if (!server_) return;
+  info_->server_pid.store(0, std::memory_order_relaxed);
+  info_->server_id.store(0, std::memory_order_relaxed);
+  set_state(ClientState::kIdle);
+  pool_->release(std::move(server_));
+  server_.reset();
+}
+
+asio::awaitable<void> ClientSession::stop_server_pump() {
+  if (!pump_running_) co_return;
+  closing_ = true;
+  if (server_) {
+    std::error_code ignored;
+    server_->stream.socket().cancel(ignored);
+  }
+  while (pump_running_) {
+    pump_done_.expires_at(pool::Clock::time_point::max());
+    co_await pump_done_.async_wait(kNoThrow);
+  }
+}
+
+asio::awaitable<void> ClientSession::finish() {
+  closing_ = true;
+  client_.close();
+  if (!server_) co_return;
+  const bool clean = pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' &&
+                     !client_scan_.mid_message();
+  if (!clean) {
+    // Mid-transaction or mid-query: closing makes the server roll back. Wait for the
+    // pump first so nobody touches the socket afterwards.
+    server_->broken = true;
+    server_->stream.close();
+    co_await stop_server_pump();
+    release_server();
+    co_return;
+  }
+  co_await stop_server_pump();
+  if (!server_) co_return;
+  if (server_->broken) {
+    release_server();
+    co_return;
+  }
+  // A cancelled read may have left a TLS stream unusable; only plain TCP is reused then.
+  const bool reset = mode_ == config::PoolMode::kSession || cfg_->server_reset_query_always;
+  if (reset && !cfg_->server_reset_query.empty()) {
+    pool::QueryResult r =
+        co_await pool::run_simple_query(*server_, cfg_->server_reset_query, max_message_size_);
+    if (r.io_failed || r.error) server_->broken = true;
+  }
+  release_server();
+}
+
+void ClientSession::check_timeouts(pool::Clock::time_point now) {
+  if (!info_ || closing_) return;
+  const auto state = info_->state.load(std::memory_order_relaxed);
+  if (state == ClientState::kLogin) return;
+  const auto idle_for = now - last_client_activity_;
+  const bool in_tx = server_ && tx_status_ != 'I' && pending_syncs_ == 0;
+  if (cfg_->idle_transaction_timeout.count() > 0 && in_tx &&
+      idle_for >= cfg_->idle_transaction_timeout) {
+    spdlog::info("closing client {}: idle_transaction_timeout", info_->id);
+    client_.close();
+    return;
+  }
+  const bool idle = pending_syncs_ == 0 && !in_tx;
+  if (cfg_->client_idle_timeout.count() > 0 && idle && idle_for >= cfg_->client_idle_timeout) {
+    spdlog::info("closing client {}: client_idle_timeout", info_->id);
+    client_.close();
+    return;
+  }
+  if (cfg_->query_timeout.count() > 0 && server_ && pending_syncs_ > 0 &&
+      !query_timeout_cancel_sent_ && now - query_start_ >= cfg_->query_timeout) {
+    query_timeout_cancel_sent_ = true;
+    spdlog::info("client {}: query_timeout, cancelling its query", info_->id);
+    asio::co_spawn(client_.socket().get_executor(),
+                   [info = info_]() -> asio::awaitable<void> { co_await cancel_server_query(*info); },
+                   asio::detached);
+  }
+}
+
+}  // namespace sluice::session

@@ -1,0 +1,85 @@
+// One client connection from accept to close: startup, TLS, authentication, then relaying
+// between the client and a leased server connection, in session or transaction mode.
+//
+// Threading: a session lives on the worker that accepted it. Two coroutines run on that
+// worker's executor: run() reads the client and forwards to the server; server_pump()
+// reads the leased server and forwards to the client. Only run() writes to the server,
+// and only server_pump() writes to the client while a lease is held, so no socket has
+// two writers.
+#pragma once
+
+#include <asio.hpp>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "net/read_buffer.h"
+#include "net/stream.h"
+#include "pool/pool.h"
+#include "protocol/startup.h"
+#include "server/context.h"
+#include "session/client_registry.h"
+#include "session/message_scanner.h"
+
+namespace sluice::session {
+
+class ClientSession : public std::enable_shared_from_this<ClientSession> {
+ public:
+  ClientSession(server::ProxyContext& ctx, net::tcp::socket socket);
+  ~ClientSession();
+
+  asio::awaitable<void> run();
+  // Enforces client_idle_timeout, idle_transaction_timeout and query_timeout; called
+  // about once a second on the session's own worker.
+  void check_timeouts(pool::Clock::time_point now);
+  // Closes the client connection (worker shutdown).
+  void close() { client_.close(); }
+
+ private:
+  asio::awaitable<std::optional<protocol::StartupPacket>> read_startup();
+  asio::awaitable<bool> login(const protocol::StartupPacket& startup);
+  asio::awaitable<bool> login_admin(const protocol::StartupPacket& startup);
+  asio::awaitable<void> forward_cancel(const protocol::StartupPacket& packet);
+  asio::awaitable<void> relay();
+  asio::awaitable<bool> ensure_server();
+  asio::awaitable<bool> sync_parameters();
+  asio::awaitable<void> server_pump();
+  asio::awaitable<void> stop_server_pump();
+  asio::awaitable<void> finish();
+  void release_server();
+  bool transaction_idle() const;
+  asio::awaitable<void> fatal(std::string_view sqlstate, std::string_view message);
+  void set_state(ClientState state);
+
+  server::ProxyContext& ctx_;
+  std::shared_ptr<const config::Config> cfg_;
+  net::Stream client_;
+  net::ReadBuffer in_;
+  std::shared_ptr<ClientInfo> info_;
+  std::shared_ptr<pool::Pool> pool_;
+  config::PoolMode mode_ = config::PoolMode::kSession;
+  size_t max_message_size_ = 0;
+
+  pool::ServerPtr server_;            // the lease, when held
+  bool pump_running_ = false;
+  asio::steady_timer pump_done_;      // cancelled when server_pump() exits
+  bool closing_ = false;
+
+  // Protocol state of the client's conversation with the server.
+  MessageScanner client_scan_;
+  MessageScanner server_scan_;
+  int pending_syncs_ = 0;             // Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
+  bool extended_open_ = false;        // extended-protocol messages sent since the last Sync
+  char tx_status_ = 'I';
+  pool::Clock::time_point last_client_activity_;
+  pool::Clock::time_point query_start_;
+  pool::Clock::time_point xact_start_;
+  bool query_timeout_cancel_sent_ = false;
+
+  // Session parameters the client wants (startup values, then what the server reports
+  // after the client's SET), re-applied on whichever server connection it gets.
+  std::map<std::string, std::string> wanted_params_;
+};
+
+}  // namespace sluice::session

@@ -1,0 +1,51 @@
+// Per-pool traffic counters, written without contention: each worker thread owns one
+// cache-line-sized slot and is the only writer; readers (admin console) sum the slots.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <vector>
+
+namespace sluice::stats {
+
+// Index of the calling thread's slot: workers are 1..N, everything else is 0.
+int current_slot();
+void set_current_slot(int slot);
+
+struct Totals {
+  uint64_t xact_count = 0;
+  uint64_t query_count = 0;
+  uint64_t bytes_received = 0;  // from clients
+  uint64_t bytes_sent = 0;      // to clients
+  uint64_t xact_time_us = 0;
+  uint64_t query_time_us = 0;
+  uint64_t wait_time_us = 0;
+};
+
+class PoolStats {
+ public:
+  explicit PoolStats(int slots) : slots_(static_cast<size_t>(slots) + 1) {}
+
+  void add_xact(uint64_t us) { bump(&Slot::xact_count, 1), bump(&Slot::xact_time_us, us); }
+  void add_query(uint64_t us) { bump(&Slot::query_count, 1), bump(&Slot::query_time_us, us); }
+  void add_received(uint64_t n) { bump(&Slot::bytes_received, n); }
+  void add_sent(uint64_t n) { bump(&Slot::bytes_sent, n); }
+  void add_wait(uint64_t us) { bump(&Slot::wait_time_us, us); }
+  Totals totals() const;
+
+ private:
+  struct alignas(64) Slot {
+    std::atomic<uint64_t> xact_count{0}, query_count{0}, bytes_received{0}, bytes_sent{0},
+        xact_time_us{0}, query_time_us{0}, wait_time_us{0};
+  };
+  void bump(std::atomic<uint64_t> Slot::*field, uint64_t n) {
+    size_t i = static_cast<size_t>(current_slot());
+    if (i >= slots_.size()) i = 0;
+    // Single writer per slot: a relaxed load+store is enough and avoids a locked RMW.
+    auto& f = slots_[i].*field;
+    f.store(f.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  std::vector<Slot> slots_;
+};
+
+}  // namespace sluice::stats

@@ -1,0 +1,121 @@
+"""Fixtures for the integration suite: one PostgreSQL 15 per session, and factories that
+start Sluice / PgBouncer per test and always stop them. A failing test's report carries the
+logs of the proxies it started."""
+from __future__ import annotations
+
+import faulthandler
+import sys
+import threading
+
+import pytest
+
+from harness import PgBouncer, PostgresServer, SluiceProxy, install_signal_handlers, stop_all
+
+APP_USER = PostgresServer.APP_USER
+APP_DB = PostgresServer.APP_DB
+TEST_TIMEOUT_S = 240  # a hung test stops its proxies so blocked clients fail, not hang
+
+_STARTED = pytest.StashKey[list]()
+
+
+def pytest_configure(config):
+    install_signal_handlers()
+
+
+def pytest_unconfigure(config):
+    stop_all()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        for proc in item.stash.get(_STARTED, []):
+            report.sections.append((f"{proc!r} log", proc.log()))
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """The session's PostgreSQL 15 (see harness/postgres.py for roles and settings)."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+def _started(request) -> list:
+    return request.node.stash.setdefault(_STARTED, [])
+
+
+@pytest.fixture(autouse=True)
+def _watchdog(request):
+    def expire():
+        print(f"\n*** {request.node.nodeid} exceeded {TEST_TIMEOUT_S}s: stopping its servers",
+              file=sys.stderr)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        for proc in _started(request):
+            proc.stop()
+    timer = threading.Timer(TEST_TIMEOUT_S, expire)
+    timer.daemon = True
+    timer.start()
+    yield
+    timer.cancel()
+
+
+_FLAGS = {"pool_mode": "--pool-mode", "pool_size": "--pool-size", "auth_type": "--auth-type",
+          "auth_file": "--auth-file", "admin_users": "--admin-users", "workers": "--workers",
+          "log_level": "--log-level"}
+
+
+def server_url(pg, user: str = APP_USER, dbname: str = APP_DB) -> str:
+    return f"postgresql://{user}@{pg.host}:{pg.port}/{dbname}"
+
+
+@pytest.fixture
+def sluice(request, pg, tmp_path):
+    """Factory: sluice(config=None, args=(), server=True, pool_mode=..., pool_size=...,
+    auth_type=..., auth_file=..., admin_users=..., workers=..., log_level=...).
+
+    `config` (a dict) is written as TOML and passed with -c; keyword options become flags.
+    Unless `server=False` or the config has [databases.*], `--server` points at the test
+    cluster's `app` database as app_user. Returns a started SluiceProxy."""
+    def start(config: dict | None = None, args=(), *, server: bool = True,
+              **options) -> SluiceProxy:
+        flags = list(args)
+        for key, value in options.items():
+            if key not in _FLAGS:
+                raise TypeError(f"unknown sluice option {key}")
+            flags += [_FLAGS[key], ",".join(value) if isinstance(value, list) else str(value)]
+        if server and not (config and "databases" in config):
+            flags += ["--server", server_url(pg)]
+        n = len(_started(request))
+        proxy = SluiceProxy(config=config, args=flags, workdir=tmp_path,
+                            name=f"sluice{n}" if n else "sluice")
+        _started(request).append(proxy)
+        return proxy.start()
+
+    yield start
+    for proxy in _started(request):
+        if isinstance(proxy, SluiceProxy):
+            proxy.stop()
+
+
+@pytest.fixture
+def pgbouncer(request, pg):
+    """Factory: pgbouncer(databases=None, settings=None, users=None) -> started PgBouncer;
+    by default `app` maps to the test cluster in transaction mode with trust auth."""
+    def start(databases: dict | None = None, settings: dict | None = None,
+              users: dict | None = None) -> PgBouncer:
+        databases = databases or {APP_DB: f"host={pg.host} port={pg.port} dbname={APP_DB}"}
+        bouncer = PgBouncer(databases=databases, settings=settings,
+                            users=users if users is not None else {APP_USER: ""})
+        _started(request).append(bouncer)
+        return bouncer.start()
+
+    yield start
+    for bouncer in _started(request):
+        if isinstance(bouncer, PgBouncer):
+            bouncer.cleanup()

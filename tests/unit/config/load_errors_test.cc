@@ -1,0 +1,185 @@
+// Every kind of configuration error is one line naming the key, the value and what
+// is allowed.
+#include <gtest/gtest.h>
+
+#include "config/load.h"
+
+namespace sluice::config {
+namespace {
+
+// The message of the ConfigError that loading `toml` throws ("" if none).
+std::string error_for(std::string_view toml) {
+  try {
+    load_config_string(toml, "sluice.toml");
+  } catch (const ConfigError& e) {
+    std::string msg = e.what();
+    EXPECT_EQ(msg.find('\n'), std::string::npos) << "multi-line message: " << msg;
+    EXPECT_EQ(msg.rfind("sluice.toml", 0), 0u) << "no source prefix: " << msg;
+    return msg;
+  }
+  ADD_FAILURE() << "no error for: " << toml;
+  return "";
+}
+
+testing::AssertionResult Contains(const std::string& msg, std::string_view part) {
+  if (msg.find(part) != std::string::npos) return testing::AssertionSuccess();
+  return testing::AssertionFailure() << "\"" << msg << "\" does not contain \"" << part << "\"";
+}
+
+TEST(ConfigErrorTest, BadEnumNamesKeyValueAndChoices) {
+  EXPECT_EQ(error_for("[pool]\npool_mode = \"sesion\"\n"),
+            "sluice.toml: pool.pool_mode = \"sesion\" is not valid; allowed: session, "
+            "transaction");
+  EXPECT_EQ(error_for("[auth]\ntype = \"plain\"\n"),
+            "sluice.toml: auth.type = \"plain\" is not valid; allowed: trust, md5, scram-sha-256");
+  EXPECT_EQ(error_for("[tls]\nserver_sslmode = \"allow\"\n"),
+            "sluice.toml: tls.server_sslmode = \"allow\" is not valid; allowed: disable, prefer, "
+            "require, verify-ca, verify-full");
+  EXPECT_EQ(error_for("[server]\nlog_level = \"verbose\"\n"),
+            "sluice.toml: server.log_level = \"verbose\" is not valid; allowed: trace, debug, "
+            "info, warn, error");
+  EXPECT_EQ(error_for("[databases.app]\npool_mode = \"statement\"\n"),
+            "sluice.toml: databases.app.pool_mode = \"statement\" is not valid; allowed: "
+            "session, transaction");
+}
+
+TEST(ConfigErrorTest, IntegerRangesAndTypes) {
+  EXPECT_EQ(error_for("[pool]\npool_size = 0\n"),
+            "sluice.toml: pool.pool_size = 0 is not valid; allowed: 1..10000");
+  EXPECT_EQ(error_for("[pool]\npool_size = \"20\"\n"),
+            "sluice.toml: pool.pool_size = \"20\" is not valid; allowed: an integer 1..10000");
+  EXPECT_EQ(error_for("[server]\nworkers = 2000\n"),
+            "sluice.toml: server.workers = 2000 is not valid; allowed: 0..1024");
+  EXPECT_EQ(error_for("[databases.app]\nport = 70000\n"),
+            "sluice.toml: databases.app.port = 70000 is not valid; allowed: 1..65535");
+  EXPECT_TRUE(Contains(error_for("[server]\nmax_client_conn = 0\n"),
+                       "server.max_client_conn = 0 is not valid; allowed: 1..1000000"));
+  EXPECT_TRUE(Contains(error_for("[server]\nmax_message_size = 10\n"),
+                       "server.max_message_size = 10 is not valid; allowed: 8192..1073741824"));
+  EXPECT_TRUE(Contains(error_for("[pool]\nserver_reset_query_always = \"yes\"\n"),
+                       "pool.server_reset_query_always = \"yes\" is not valid; allowed: true, "
+                       "false"));
+  EXPECT_TRUE(
+      Contains(error_for("[auth]\nfile = 3\n"), "auth.file = 3 is not valid; allowed: a string"));
+}
+
+TEST(ConfigErrorTest, DurationErrorsExplainTheForms) {
+  std::string msg = error_for("[pool]\nquery_wait_timeout = \"10 minutes\"\n");
+  EXPECT_TRUE(Contains(msg, "pool.query_wait_timeout = \"10 minutes\" is not valid; allowed: "));
+  EXPECT_TRUE(Contains(msg, "\"250ms\", \"30s\", \"5m\", \"1h\""));
+  EXPECT_TRUE(Contains(error_for("[pool]\nserver_lifetime = 0\n"),
+                       "pool.server_lifetime = 0 is not valid; allowed: more than 0"));
+}
+
+TEST(ConfigErrorTest, MinPoolSizeAbovePoolSize) {
+  EXPECT_EQ(error_for("[pool]\npool_size = 5\nmin_pool_size = 6\n"),
+            "sluice.toml: pool.min_pool_size = 6 is greater than pool.pool_size = 5; allowed: "
+            "min_pool_size <= pool_size");
+  EXPECT_TRUE(Contains(error_for("[pool]\npool_size = 5\n[databases.app]\nmin_pool_size = 6\n"),
+                       "databases.app.min_pool_size = 6 is greater than pool.pool_size = 5"));
+  EXPECT_TRUE(Contains(error_for("[pool]\nmin_pool_size = 6\n[databases.app]\npool_size = 2\n"),
+                       "pool.min_pool_size = 6 is greater than databases.app.pool_size = 2"));
+}
+
+TEST(ConfigErrorTest, UnknownKeysAndSections) {
+  EXPECT_EQ(error_for("[server]\nlistne = \"127.0.0.1:6432\"\n"),
+            "sluice.toml: unknown key server.listne (did you mean server.listen?)");
+  EXPECT_EQ(error_for("[pool]\npoolsize = 3\n"),
+            "sluice.toml: unknown key pool.poolsize (did you mean pool.pool_size?)");
+  EXPECT_TRUE(Contains(error_for("[auth]\nzzz = 1\n"),
+                       "unknown key auth.zzz; allowed in [auth]: type, file, query, user"));
+  EXPECT_EQ(error_for("[sever]\n"),
+            "sluice.toml: unknown section [sever] (did you mean [server]?)");
+  EXPECT_TRUE(Contains(error_for("[wat]\n"), "unknown section [wat]; allowed: server, pool"));
+  EXPECT_TRUE(Contains(error_for("pool_size = 3\n"),
+                       "unknown key pool_size (did you mean pool.pool_size?"));
+  EXPECT_TRUE(Contains(error_for("bogus = 3\n"),
+                       "unknown key bogus; keys go under one of the sections: server, pool"));
+  EXPECT_TRUE(Contains(error_for("[databases.app]\nhots = \"x\"\n"),
+                       "unknown key databases.app.hots (did you mean databases.app.host?)"));
+}
+
+TEST(ConfigErrorTest, WrongShapes) {
+  EXPECT_TRUE(Contains(error_for("server = 1\n"), "server = 1 is not valid; allowed: a table"));
+  EXPECT_TRUE(Contains(error_for("[databases]\napp = \"postgresql://h/app\"\n"),
+                       "databases.app = \"postgresql://h/app\" is not valid; allowed: a table"));
+  EXPECT_TRUE(Contains(error_for("[admin]\nusers = \"admin\"\n"),
+                       "admin.users = \"admin\" is not valid; allowed: an array of non-empty "
+                       "strings"));
+}
+
+TEST(ConfigErrorTest, ListenErrors) {
+  EXPECT_TRUE(Contains(error_for("[server]\nlisten = \"6432\"\n"),
+                       "server.listen = \"6432\" is not valid (missing :PORT); allowed: "
+                       "\"HOST:PORT\" or a non-empty array of them; IPv6 as \"[::1]:6432\""));
+  EXPECT_TRUE(Contains(error_for("[server]\nlisten = \"::1:6432\"\n"),
+                       "(IPv6 addresses need brackets, e.g. [::1]:6432)"));
+  EXPECT_TRUE(Contains(error_for("[server]\nlisten = [\"a:1\", \"b:0\"]\n"),
+                       "server.listen = \"b:0\" is not valid (port must be 1..65535)"));
+  EXPECT_TRUE(Contains(error_for("[server]\nlisten = []\n"), "server.listen = [] is not valid"));
+}
+
+TEST(ConfigErrorTest, UrlErrorsNameKeyAndHidePassword) {
+  std::string msg = error_for("[databases.app]\nurl = \"postgresql://u:hunter2@h:99999/db\"\n");
+  EXPECT_TRUE(Contains(msg,
+                       "databases.app.url = \"postgresql://u:***@h:99999/db\" is not valid "
+                       "(bad port \"99999\": must be 1..65535); allowed: postgresql://"));
+  EXPECT_EQ(msg.find("hunter2"), std::string::npos);
+  EXPECT_TRUE(Contains(error_for("[server]\ndefault_server = \"mysql://h\"\n"),
+                       "server.default_server = \"mysql://h\" is not valid (must start with "
+                       "postgresql:// or postgres://)"));
+  EXPECT_TRUE(
+      Contains(error_for("[databases.app]\nurl = \"postgresql://h/app\"\nhost = \"other\"\n"),
+               "databases.app.host cannot be combined with databases.app.url"));
+}
+
+TEST(ConfigErrorTest, CrossFieldChecks) {
+  EXPECT_EQ(error_for("[tls]\nclient_cert = \"c.pem\"\n"),
+            "sluice.toml: tls.client_cert is set but tls.client_key is not; set both or neither");
+  EXPECT_TRUE(Contains(error_for("[tls]\nclient_key = \"k.pem\"\n"),
+                       "tls.client_key is set but tls.client_cert is not"));
+  EXPECT_TRUE(Contains(error_for("[tls]\nclient_require = true\n"),
+                       "tls.client_require = true needs tls.client_cert and tls.client_key"));
+  EXPECT_TRUE(Contains(error_for("[tls]\nclient_ca = \"ca.pem\"\n"),
+                       "tls.client_ca is set but tls.client_cert is not"));
+  EXPECT_TRUE(Contains(error_for("[tls]\nserver_sslmode = \"verify-full\"\n"),
+                       "tls.server_sslmode = \"verify-full\" needs tls.server_ca"));
+  EXPECT_TRUE(
+      Contains(error_for("[databases.app]\nurl = \"postgresql://h/app?sslmode=verify-ca\"\n"),
+               "databases.app sets sslmode=verify-ca, which needs tls.server_ca"));
+  EXPECT_EQ(error_for("[auth]\ntype = \"md5\"\n"),
+            "sluice.toml: auth.type = \"md5\" needs auth.file (--auth-file) or auth.query to "
+            "look up passwords");
+  EXPECT_TRUE(Contains(error_for("[auth]\ntype = \"scram-sha-256\"\n"),
+                       "auth.type = \"scram-sha-256\" needs auth.file"));
+  EXPECT_TRUE(Contains(error_for("[auth]\nquery = \"SELECT 1\"\n"),
+                       "auth.query is set but auth.user is not"));
+}
+
+TEST(ConfigErrorTest, TomlSyntaxErrorHasLineAndColumn) {
+  std::string msg = error_for("[pool]\npool_size = = 3\n");
+  EXPECT_TRUE(Contains(msg, "sluice.toml:2:"));
+  std::string dup = error_for("[pool]\npool_size = 3\npool_size = 4\n");
+  EXPECT_TRUE(Contains(dup, "sluice.toml:3:"));
+}
+
+TEST(ConfigErrorTest, ValidateConfigChecksProgrammaticConfigs) {
+  Config c;
+  c.pool.pool_size = 0;
+  c.source_path = "x.toml";
+  try {
+    validate_config(c);
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_STREQ(e.what(), "x.toml: pool.pool_size = 0 is not valid; allowed: 1..10000");
+  }
+  Config d;
+  d.query_timeout = Millis(-1);
+  EXPECT_THROW(validate_config(d), ConfigError);
+  Config e;
+  e.listen.clear();
+  EXPECT_THROW(validate_config(e), ConfigError);
+}
+
+}  // namespace
+}  // namespace sluice::config
