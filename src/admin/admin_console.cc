@@ -53,10 +53,10 @@ asio::awaitable<Outcome> show(Request r) {
 }
 
 asio::awaitable<Outcome> show_help(Request r);
-asio::awaitable<Outcome> reload(Request r);
-asio::awaitable<Outcome> pause(Request r);
-asio::awaitable<Outcome> resume(Request r);
-asio::awaitable<Outcome> shutdown(Request r);
+asio::awaitable<Outcome> reload_command(Request r);
+asio::awaitable<Outcome> pause_command(Request r);
+asio::awaitable<Outcome> resume_command(Request r);
+asio::awaitable<Outcome> shutdown_command(Request r);
 
 // The dispatch table; SHOW HELP and the unknown-command error are generated from it.
 constexpr Command kCommands[] = {
@@ -69,10 +69,10 @@ constexpr Command kCommands[] = {
     {"SHOW CONFIG", "", Access::kStats, show<show_config>},
     {"SHOW LISTS", "", Access::kStats, show<show_lists>},
     {"SHOW VERSION", "", Access::kStats, show<show_version>},
-    {"RELOAD", "", Access::kAdmin, reload},
-    {"PAUSE", "[<db>]", Access::kAdmin, pause},
-    {"RESUME", "[<db>]", Access::kAdmin, resume},
-    {"SHUTDOWN", "", Access::kAdmin, shutdown},
+    {"RELOAD", "", Access::kAdmin, reload_command},
+    {"PAUSE", "[<db>]", Access::kAdmin, pause_command},
+    {"RESUME", "[<db>]", Access::kAdmin, resume_command},
+    {"SHUTDOWN", "", Access::kAdmin, shutdown_command},
 };
 
 // "SHOW HELP|POOLS|...", then one line per other command, joined by `sep`.
@@ -103,7 +103,7 @@ asio::awaitable<Outcome> show_help(Request r) {
   co_return Outcome::kOk;
 }
 
-asio::awaitable<Outcome> reload(Request r) {
+asio::awaitable<Outcome> reload_command(Request r) {
   if (!r.ctx.reload) {
     append_failure(r.out, sqlstate::kFeatureNotSupported, "RELOAD is not available");
     co_return Outcome::kError;
@@ -148,7 +148,7 @@ std::set<std::string> names_of(const std::vector<std::shared_ptr<pool::DatabaseS
   return out;
 }
 
-asio::awaitable<Outcome> pause(Request r) {
+asio::awaitable<Outcome> pause_command(Request r) {
   auto dbs = targets(r);
   if (!dbs) co_return Outcome::kError;
   spdlog::info("admin console: PAUSE {} by {}", r.arg.empty() ? "(all)" : r.arg, r.self.user);
@@ -177,7 +177,7 @@ asio::awaitable<Outcome> pause(Request r) {
   co_return Outcome::kOk;
 }
 
-asio::awaitable<Outcome> resume(Request r) {
+asio::awaitable<Outcome> resume_command(Request r) {
   auto dbs = targets(r);
   if (!dbs) co_return Outcome::kError;
   spdlog::info("admin console: RESUME {} by {}", r.arg.empty() ? "(all)" : r.arg, r.self.user);
@@ -191,7 +191,7 @@ asio::awaitable<Outcome> resume(Request r) {
   co_return Outcome::kOk;
 }
 
-asio::awaitable<Outcome> shutdown(Request r) {
+asio::awaitable<Outcome> shutdown_command(Request r) {
   if (!r.ctx.request_shutdown) {
     append_failure(r.out, sqlstate::kFeatureNotSupported, "SHUTDOWN is not available");
     co_return Outcome::kError;

@@ -57,7 +57,7 @@ ClientSession::~ClientSession() {
 }
 
 void ClientSession::set_state(ClientState state) {
-  if (info_) info_->state.store(state, std::memory_order_relaxed);
+  if (info_) info_->state.store(state, std::memory_order_release);
 }
 
 asio::awaitable<void> ClientSession::fatal(std::string_view sqlstate, std::string_view message) {

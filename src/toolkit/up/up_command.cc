@@ -160,8 +160,7 @@ int run_down(const UpOptions& options) {
     pg.check_installed();
     int port = pg.running_port();
     if (pg.stop()) {
-      std::cout << "Stopped PostgreSQL (port " << port << ", data kept in "
-                << layout.data_dir().string() << ").\n";
+      std::cout << "Stopped PostgreSQL (port " << port << ").\n";
     } else {
       std::cout << "PostgreSQL was not running.\n";
     }
@@ -170,7 +169,10 @@ int run_down(const UpOptions& options) {
   }
   if (options.purge) {
     fs::remove_all(layout.root);
-    std::cout << "Removed " << layout.root.string() << ".\n";
+    std::cout << "Removed " << layout.root.string() << " (data and logs).\n";
+  } else {
+    std::cout << "Data and logs are kept in " << layout.root.string()
+              << "; `sluice down --purge` deletes them.\n";
   }
   return 0;
 }

@@ -85,12 +85,14 @@ class PostgresServer:
     def stop(self) -> None:
         if self.base is None:
             return
-        if self.started:
+        # postmaster.pid rather than self.started: an interrupt can land while pg_ctl start
+        # is waiting, after the postmaster is already up.
+        if (self.data_dir / "postmaster.pid").exists():
             try:
                 self._pg_ctl("stop", "-m", "fast", "-t", "30")
             except (subprocess.SubprocessError, AssertionError):
                 self._pg_ctl("stop", "-m", "immediate", check=False)
-            self.started = False
+        self.started = False
         unregister(self)
         if not os.environ.get("SLUICE_KEEP_TMP"):
             shutil.rmtree(self.base, ignore_errors=True)
