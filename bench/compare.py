@@ -30,6 +30,15 @@ def parse_args() -> argparse.Namespace:
     return p.parse_args()
 
 
+def report_failure(server) -> None:
+    """Prints whether a pooler died and the end of its log."""
+    proc = getattr(server, "proc", None)
+    if proc is not None and proc.poll() is not None:
+        print(f"  {server!r} exited with code {proc.returncode}")
+    lines = server.log().strip().splitlines()[-15:]
+    print("  last lines of its log:\n    " + "\n    ".join(lines))
+
+
 def pgbench_tps(port: int, clients: int, args: argparse.Namespace) -> float | None:
     result = run_pgbench(port, ["-n", "-S", "-T", str(args.duration), "-c", str(clients), "-j",
                                 str(args.jobs)], user=USER, dbname=DB,
@@ -102,12 +111,16 @@ def main() -> int:
             print(f"pgbench -i failed: {init.stderr}")
             return 1
         ports = start_targets(pg, args, servers)
+        servers_by_name = dict(zip(("pgbouncer", "sluice"), servers))
         results: dict[int, dict[str, float | None]] = {}
         for clients in client_counts:
             results[clients] = {}
             for name, port in ports.items():
                 print(f"  {name:>9}: {clients} clients, {args.duration} s...", flush=True)
-                results[clients][name] = pgbench_tps(port, clients, args) if port else None
+                tps = pgbench_tps(port, clients, args) if port else None
+                if port and tps is None and name in servers_by_name:
+                    report_failure(servers_by_name[name])
+                results[clients][name] = tps
         print_table(results, args)
         failed = any(v is None for tps in results.values() for v in tps.values())
         return 1 if failed else 0

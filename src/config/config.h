@@ -76,7 +76,7 @@ struct Config {
   std::vector<HostPort> listen{HostPort{}};
   int workers = 0;  // 0 = number of cores
   int max_client_conn = 10000;
-  size_t max_message_size = 64 * 1024 * 1024;  // bytes; larger messages are refused
+  size_t max_message_size = size_t{64} * 1024 * 1024;  // bytes; larger messages are refused
   std::string log_level = "info";
 
   // [pool]

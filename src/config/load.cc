@@ -141,14 +141,16 @@ class Loader {
 void Loader::apply_fields(const toml::table& t, const std::string& section,
                           const std::vector<Field>& fields) const {
   for (auto&& [k, v] : t) {
-    std::string key = fmt::format("{}.{}", section, k.str());
+    const std::string_view name = k.str();
+    std::string key = fmt::format("{}.{}", section, name);
     auto it = std::find_if(fields.begin(), fields.end(),
-                           [&](const Field& f) { return f.name == k.str(); });
+                           [name](const Field& f) { return f.name == name; });
     if (it != fields.end()) {
       it->set(v, key);
       continue;
     }
     std::vector<std::string_view> names;
+    names.reserve(fields.size());
     for (const Field& f : fields) names.push_back(f.name);
     if (auto guess = closest(k.str(), names)) {
       fail(fmt::format("unknown key {} (did you mean {}.{}?)", key, section, *guess));

@@ -9,7 +9,8 @@ awaitable<protocol::Frame> read_message(Stream& stream, ReadBuffer& buf, size_t 
                                 : protocol::peek_message(buf.data(), max_size);
     if (f.status != protocol::FrameStatus::kNeedMore) co_return f;
     const size_t want = f.need > buf.size() ? f.need - buf.size() : ReadBuffer::kDefaultChunk;
-    auto [ec, n] = co_await stream.read_some(buf.prepare(std::min(want, ReadBuffer::kDefaultChunk)));
+    auto [ec, n] =
+        co_await stream.read_some(buf.prepare(std::min(want, ReadBuffer::kDefaultChunk)));
     if (ec || n == 0) {
       protocol::Frame closed;
       closed.status = protocol::FrameStatus::kError;

@@ -1,8 +1,8 @@
-#include "net/no_throw.h"
 #include "net/stream.h"
 
-namespace sluice::net {
+#include "net/no_throw.h"
 
+namespace sluice::net {
 
 awaitable<std::error_code> Stream::accept_tls(asio::ssl::context& ctx) {
   tls_ = std::make_unique<asio::ssl::stream<tcp::socket&>>(socket_, ctx);
@@ -31,6 +31,18 @@ awaitable<std::error_code> Stream::write_all(asio::const_buffer buf) {
   }
   auto [ec, n] = co_await asio::async_write(socket_, buf, kNoThrow);
   co_return ec;
+}
+
+void Stream::rebind(const asio::any_io_executor& ex) {
+  if (!socket_.is_open() || socket_.get_executor() == ex) return;
+  std::error_code ec;
+  const auto protocol = socket_.local_endpoint(ec).protocol();
+  if (ec) return;
+  const auto fd = socket_.release(ec);
+  if (ec) return;
+  // Move-assigning keeps the object's address, so a TLS layer referring to it stays valid.
+  socket_ = tcp::socket(ex);
+  socket_.assign(protocol, fd, ec);
 }
 
 void Stream::close() {

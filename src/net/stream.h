@@ -30,6 +30,11 @@ class Stream {
   awaitable<std::tuple<std::error_code, size_t>> read_some(asio::mutable_buffer buf);
   awaitable<std::error_code> write_all(asio::const_buffer buf);
 
+  // Re-registers the socket with another event loop (a server connection leased by a
+  // client on another worker), so its I/O completes on the caller's thread without a
+  // cross-thread hop per read. No operation may be pending.
+  void rebind(const asio::any_io_executor& ex);
+
   // Cancels pending operations and closes; safe to call more than once.
   void close();
   bool is_open() const { return socket_.is_open(); }

@@ -1,4 +1,3 @@
-#include "net/no_throw.h"
 #include "pool/pool.h"
 
 #include <spdlog/spdlog.h>
@@ -6,6 +5,7 @@
 
 #include <algorithm>
 
+#include "net/no_throw.h"
 #include "protocol/builder.h"
 
 namespace sluice::pool {
@@ -33,14 +33,13 @@ bool looks_dead(ServerConnection& conn) {
 struct Pool::Waiter {
   explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
   asio::steady_timer timer;
-  ServerPtr conn;             // handed over by release()
-  bool may_connect = false;   // a slot was reserved for this waiter to open a connection
+  ServerPtr conn;            // handed over by release()
+  bool may_connect = false;  // a slot was reserved for this waiter to open a connection
   Clock::time_point since = Clock::now();
 };
 
 Pool::Pool(std::string database, std::string user, ServerTarget target, ServerCredentials creds,
-           PoolOptions options, std::shared_ptr<DatabaseState> db, ServerTls& tls,
-           int worker_slots)
+           PoolOptions options, std::shared_ptr<DatabaseState> db, ServerTls& tls, int worker_slots)
     : database_(std::move(database)),
       user_(std::move(user)),
       target_(std::move(target)),
@@ -99,15 +98,13 @@ asio::awaitable<AcquireResult> Pool::acquire() {
   const auto never = Clock::time_point::max();
   const auto deadline =
       opts.query_wait_timeout.count() > 0 ? start + opts.query_wait_timeout : never;
-  auto reserve_at = opts.settings.reserve_pool_size > 0
-                        ? start + opts.settings.reserve_pool_timeout
-                        : never;
+  auto reserve_at =
+      opts.settings.reserve_pool_size > 0 ? start + opts.settings.reserve_pool_timeout : never;
   for (;;) {
     waiter->timer.expires_at(std::min(deadline, reserve_at));
     co_await waiter->timer.async_wait(kNoThrow);
     std::unique_lock lock(mutex_);
-    const auto waited =
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+    const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
     if (waiter->conn) {
       AcquireResult r;
       r.conn = std::move(waiter->conn);
@@ -152,8 +149,8 @@ asio::awaitable<AcquireResult> Pool::open_new() {
     creds = creds_;
     opts = options_;
   }
-  ConnectResult c =
-      co_await connect_server(target_, creds, opts.server_connect_timeout, tls_, opts.max_message_size);
+  ConnectResult c = co_await connect_server(target_, creds, opts.server_connect_timeout, tls_,
+                                            opts.max_message_size);
   AcquireResult r;
   std::lock_guard lock(mutex_);
   --opening_;
@@ -253,8 +250,7 @@ void Pool::maintain(const asio::any_io_executor& ex) {
       const bool idle_too_long = o.server_idle_timeout.count() > 0 &&
                                  now - c.last_used >= o.server_idle_timeout &&
                                  total_ > o.settings.min_pool_size;
-      const bool too_old =
-          o.server_lifetime.count() > 0 && now - c.created >= o.server_lifetime;
+      const bool too_old = o.server_lifetime.count() > 0 && now - c.created >= o.server_lifetime;
       if (idle_too_long || too_old || looks_dead(c)) {
         to_close.push_back(std::move(*it));
         it = idle_.erase(it);

@@ -44,7 +44,7 @@ struct AcquireResult {
 
 // Numbers for SHOW POOLS.
 struct PoolSnapshot {
-  int active = 0;   // leased to clients
+  int active = 0;  // leased to clients
   int idle = 0;
   int opening = 0;
   int waiting = 0;  // clients queued
@@ -115,10 +115,10 @@ class Pool {
   mutable std::mutex mutex_;
   ServerCredentials creds_;
   PoolOptions options_;
-  std::deque<ServerPtr> idle_;               // most recently used at the back
+  std::deque<ServerPtr> idle_;                   // most recently used at the back
   std::deque<std::shared_ptr<Waiter>> waiters_;  // FIFO: first to wait is first served
-  std::vector<ServerConnection*> leased_;    // for SHOW SERVERS only; not owned
-  int total_ = 0;                            // open + opening, counts against pool_size
+  std::vector<ServerConnection*> leased_;        // for SHOW SERVERS only; not owned
+  int total_ = 0;                                // open + opening, counts against pool_size
   int opening_ = 0;
   std::map<std::string, std::string> server_params_;
   uint64_t next_id_ = 1;

@@ -36,8 +36,7 @@ std::shared_ptr<DatabaseState> PoolManager::database(const std::string& name) {
   return d;
 }
 
-std::shared_ptr<Pool> PoolManager::get(const config::Config& cfg,
-                                       const config::DatabaseConfig& db,
+std::shared_ptr<Pool> PoolManager::get(const config::Config& cfg, const config::DatabaseConfig& db,
                                        const std::string& client_user,
                                        const ServerCredentials& creds) {
   auto db_state = database(db.name);

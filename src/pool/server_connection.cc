@@ -1,10 +1,10 @@
-#include "net/no_throw.h"
 #include "pool/server_connection.h"
 
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include "net/message_io.h"
+#include "net/no_throw.h"
 #include "protocol/builder.h"
 #include "protocol/md5_auth.h"
 
@@ -42,7 +42,9 @@ asio::awaitable<std::optional<ServerError>> answer_auth(
   std::string out;
   switch (req.code) {
     case kAuthCleartext:
-      if (!creds.password) co_return connection_error("server asked for a password but none is configured for user \"" + target.user + "\"");
+      if (!creds.password)
+        co_return connection_error(
+            "server asked for a password but none is configured for user \"" + target.user + "\"");
       protocol::append_password(out, *creds.password);
       break;
     case kAuthMd5: {
@@ -51,7 +53,10 @@ asio::awaitable<std::optional<ServerError>> answer_auth(
       std::copy(req.data.begin(), req.data.end(), salt.begin());
       std::string secret = creds.md5_secret.value_or("");
       if (creds.password) secret = protocol::md5_stored_secret(target.user, *creds.password);
-      if (secret.empty()) co_return connection_error("server asked for an MD5 password but none is configured for user \"" + target.user + "\"");
+      if (secret.empty())
+        co_return connection_error(
+            "server asked for an MD5 password but none is configured for user \"" + target.user +
+            "\"");
       protocol::append_password(out, protocol::md5_response_from_secret(secret, salt));
       break;
     }
@@ -64,7 +69,9 @@ asio::awaitable<std::optional<ServerError>> answer_auth(
       } else if (creds.scram_client_key && creds.scram_server_key) {
         scram = protocol::ScramClient::with_keys(*creds.scram_client_key, *creds.scram_server_key);
       } else {
-        co_return connection_error("server asked for SCRAM but the proxy holds no password or SCRAM keys for user \"" + target.user + "\"");
+        co_return connection_error(
+            "server asked for SCRAM but the proxy holds no password or SCRAM keys for user \"" +
+            target.user + "\"");
       }
       protocol::append_sasl_initial_response(out, "SCRAM-SHA-256", scram->client_first());
       break;
@@ -83,7 +90,8 @@ asio::awaitable<std::optional<ServerError>> answer_auth(
       co_return std::nullopt;
     }
     default:
-      co_return connection_error(fmt::format("unsupported authentication method {} requested by server", req.code));
+      co_return connection_error(
+          fmt::format("unsupported authentication method {} requested by server", req.code));
   }
   if (auto ec = co_await conn.stream.write_all(asio::buffer(out))) {
     co_return connection_error("lost server connection during login: " + ec.message());
@@ -103,14 +111,15 @@ asio::awaitable<std::optional<ServerError>> negotiate_tls(ServerConnection& conn
     co_return connection_error("could not send SSLRequest: " + ec.message());
   }
   char answer = 0;
-  auto [ec, n] = co_await asio::async_read(conn.stream.socket(), asio::buffer(&answer, 1), kNoThrow);
+  auto [ec, n] =
+      co_await asio::async_read(conn.stream.socket(), asio::buffer(&answer, 1), kNoThrow);
   if (ec) co_return connection_error("server closed the connection during SSL negotiation");
   if (answer != 'S') {
     if (target.sslmode == ServerSslMode::kPrefer) co_return std::nullopt;
     co_return connection_error("server does not support SSL, but sslmode requires it");
   }
-  const bool verify = target.sslmode == ServerSslMode::kVerifyCa ||
-                      target.sslmode == ServerSslMode::kVerifyFull;
+  const bool verify =
+      target.sslmode == ServerSslMode::kVerifyCa || target.sslmode == ServerSslMode::kVerifyFull;
   auto hs = co_await conn.stream.connect_tls(verify ? tls.verify : tls.no_verify, target.host,
                                              target.sslmode == ServerSslMode::kVerifyFull);
   if (hs) co_return connection_error("SSL handshake with server failed: " + hs.message());
@@ -197,8 +206,8 @@ asio::awaitable<ConnectResult> connect_server(const ServerTarget& target,
   auto [rec, endpoints] =
       co_await resolver.async_resolve(target.host, std::to_string(target.port), kNoThrow);
   if (rec) {
-    result.error = connection_error(fmt::format("could not resolve server host \"{}\": {}",
-                                                target.host, rec.message()));
+    result.error = connection_error(
+        fmt::format("could not resolve server host \"{}\": {}", target.host, rec.message()));
     co_return result;
   }
   auto conn = std::make_unique<ServerConnection>(net::tcp::socket(ex));
@@ -218,18 +227,18 @@ asio::awaitable<ConnectResult> connect_server(const ServerTarget& target,
   auto [cec, ep] = co_await asio::async_connect(conn->stream.socket(), endpoints, kNoThrow);
   if (cec) {
     deadline.cancel();
-    result.error = connection_error(fmt::format("could not connect to server {}:{}: {}",
-                                                target.host, target.port,
-                                                timed_out ? "timed out" : cec.message()));
+    result.error =
+        connection_error(fmt::format("could not connect to server {}:{}: {}", target.host,
+                                     target.port, timed_out ? "timed out" : cec.message()));
     co_return result;
   }
   conn->stream.socket().set_option(net::tcp::no_delay(true));
   result = co_await login(std::move(conn), target, creds, tls, max_message_size);
   deadline.cancel();
   if (timed_out && result.error) {
-    result.error = connection_error(fmt::format(
-        "server {}:{} did not complete login within server_connect_timeout", target.host,
-        target.port));
+    result.error = connection_error(
+        fmt::format("server {}:{} did not complete login within server_connect_timeout",
+                    target.host, target.port));
   }
   co_return result;
 }

@@ -35,8 +35,8 @@ struct ServerTarget {
 
 // What the proxy can prove to the server; any subset may be present.
 struct ServerCredentials {
-  std::optional<std::string> password;    // plain text
-  std::optional<std::string> md5_secret;  // "md5..." stored form
+  std::optional<std::string> password;                 // plain text
+  std::optional<std::string> md5_secret;               // "md5..." stored form
   std::optional<protocol::ScramKey> scram_client_key;  // recovered from a client's SCRAM login
   std::optional<protocol::ScramKey> scram_server_key;
 };

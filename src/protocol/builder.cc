@@ -49,8 +49,7 @@ void MessageWriter::end() {
 namespace {
 
 void append_fields(std::string& out, char type, std::string_view severity,
-                   std::string_view sqlstate, std::string_view message,
-                   std::string_view detail) {
+                   std::string_view sqlstate, std::string_view message, std::string_view detail) {
   MessageWriter w(out);
   w.begin(type).byte('S').cstr(severity).byte('V').cstr(severity);
   if (!sqlstate.empty()) w.byte('C').cstr(sqlstate);
@@ -89,9 +88,7 @@ void append_auth_sasl(std::string& out, std::string_view mechanism) {
 void append_auth_sasl_continue(std::string& out, std::string_view data) {
   append_auth(out, 11, data);
 }
-void append_auth_sasl_final(std::string& out, std::string_view data) {
-  append_auth(out, 12, data);
-}
+void append_auth_sasl_final(std::string& out, std::string_view data) { append_auth(out, 12, data); }
 
 void append_parameter_status(std::string& out, std::string_view name, std::string_view value) {
   MessageWriter(out).begin('S').cstr(name).cstr(value).end();

@@ -17,8 +17,7 @@ Frame peek_message(Bytes buf, size_t max_message_size) {
   }
   if (len > max_message_size) {
     f.status = FrameStatus::kError;
-    f.error = fmt::format("message of {} bytes exceeds max_message_size {}", len,
-                          max_message_size);
+    f.error = fmt::format("message of {} bytes exceeds max_message_size {}", len, max_message_size);
     return f;
   }
   const size_t total = size_t{len} + 1;

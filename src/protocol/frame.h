@@ -23,11 +23,11 @@ enum class FrameStatus { kNeedMore, kMessage, kError };
 
 struct Frame {
   FrameStatus status = FrameStatus::kNeedMore;
-  char type = 0;     // message type byte; 0 for startup packets
-  Bytes body;        // payload after the header
-  size_t size = 0;   // whole message size including header (valid for kMessage)
-  size_t need = 0;   // for kNeedMore: total bytes needed when known, else 0
-  std::string error; // for kError: what was wrong
+  char type = 0;          // message type byte; 0 for startup packets
+  Bytes body;             // payload after the header
+  size_t size = 0;        // whole message size including header (valid for kMessage)
+  size_t need = 0;        // for kNeedMore: total bytes needed when known, else 0
+  std::string error;      // for kError: what was wrong
   bool io_error = false;  // kError because the connection failed, not the bytes
 };
 

@@ -19,9 +19,9 @@ class BodyReader {
   int32_t i32();
   int16_t i16();
   uint8_t u8();
-  std::string_view cstr();            // up to the NUL; the NUL is consumed
-  std::string_view take(size_t n);    // exactly n bytes
-  std::string_view rest();            // everything left
+  std::string_view cstr();          // up to the NUL; the NUL is consumed
+  std::string_view take(size_t n);  // exactly n bytes
+  std::string_view rest();          // everything left
   bool ok() const { return ok_; }
   bool at_end() const { return pos_ == body_.size(); }
 

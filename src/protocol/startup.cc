@@ -42,7 +42,8 @@ StartupPacket parse_params(Bytes body) {
   while (pos < body.size()) {
     if (body[pos] == 0) {
       if (pos + 1 != body.size()) return invalid("trailing bytes after startup parameters");
-      if (p.param("user").empty()) return invalid("no PostgreSQL user name specified in startup packet");
+      if (p.param("user").empty())
+        return invalid("no PostgreSQL user name specified in startup packet");
       return p;
     }
     std::string key;
@@ -84,8 +85,8 @@ StartupPacket parse_startup_packet(Bytes body) {
       break;
   }
   if ((code >> 16) == 3) return parse_params(body);  // 3.x minor versions: serve as 3.0
-  return invalid(fmt::format("unsupported frontend protocol {}.{}: server supports 3.0",
-                             code >> 16, code & 0xFFFF));
+  return invalid(fmt::format("unsupported frontend protocol {}.{}: server supports 3.0", code >> 16,
+                             code & 0xFFFF));
 }
 
 }  // namespace sluice::protocol

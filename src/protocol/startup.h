@@ -10,8 +10,8 @@
 
 namespace sluice::protocol {
 
-inline constexpr uint32_t kProtocolV3 = 196608;         // 3.0
-inline constexpr uint32_t kSslRequestCode = 80877103;   // 1234.5679
+inline constexpr uint32_t kProtocolV3 = 196608;           // 3.0
+inline constexpr uint32_t kSslRequestCode = 80877103;     // 1234.5679
 inline constexpr uint32_t kGssEncRequestCode = 80877104;  // 1234.5680
 inline constexpr uint32_t kCancelRequestCode = 80877102;  // 1234.5678
 
@@ -21,9 +21,9 @@ struct StartupPacket {
   StartupKind kind = StartupKind::kInvalid;
   uint32_t code = 0;
   std::vector<std::pair<std::string, std::string>> params;  // for kStartup, in order
-  int32_t cancel_pid = 0;   // for kCancel
-  int32_t cancel_key = 0;   // for kCancel
-  std::string error;        // for kInvalid
+  int32_t cancel_pid = 0;                                   // for kCancel
+  int32_t cancel_key = 0;                                   // for kCancel
+  std::string error;                                        // for kInvalid
 
   // Value of a startup parameter, or "" when absent.
   std::string param(const std::string& name) const;

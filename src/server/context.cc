@@ -35,8 +35,7 @@ std::shared_ptr<asio::ssl::context> make_client_tls(const config::TlsClientSide&
   if (!tls.ca_file.empty()) {
     ctx->load_verify_file(tls.ca_file, ec);
     if (ec) {
-      throw std::runtime_error("tls.client_ca: cannot load '" + tls.ca_file + "': " +
-                               ec.message());
+      throw std::runtime_error("tls.client_ca: cannot load '" + tls.ca_file + "': " + ec.message());
     }
   }
   return ctx;

@@ -27,7 +27,9 @@ class ProxyContext {
 
   // TLS towards clients; null when no certificate is configured. Replaced on RELOAD.
   std::shared_ptr<asio::ssl::context> client_tls() const { return client_tls_.load(); }
-  void set_client_tls(std::shared_ptr<asio::ssl::context> ctx) { client_tls_.store(std::move(ctx)); }
+  void set_client_tls(std::shared_ptr<asio::ssl::context> ctx) {
+    client_tls_.store(std::move(ctx));
+  }
 
   pool::ServerTls server_tls;
   pool::PoolManager pools;

@@ -1,4 +1,3 @@
-#include "net/no_throw.h"
 #include "server/runtime.h"
 
 #include <spdlog/spdlog.h>
@@ -8,6 +7,7 @@
 #include <stdexcept>
 
 #include "config/load.h"
+#include "net/no_throw.h"
 #include "session/client_session.h"
 #include "session/worker_sessions.h"
 #include "stats/pool_stats.h"
@@ -168,7 +168,7 @@ int Runtime::run() {
   signals_.add(SIGTERM);
   signals_.add(SIGHUP);
   std::function<void(std::error_code, int)> on_signal = [this, &on_signal](std::error_code ec,
-                                                                          int sig) {
+                                                                           int sig) {
     if (ec) return;
     if (sig == SIGHUP) {
       reload();

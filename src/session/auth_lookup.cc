@@ -43,8 +43,8 @@ asio::awaitable<SecretLookup> lookup_secret(server::ProxyContext& ctx, const con
   target.user = auth_user;
   auto auth_secret = users ? users->secret_for(auth_user) : std::nullopt;
   pool::ServerCredentials creds = server_credentials(cfg, db, auth_user, auth_secret);
-  pool::ConnectResult c = co_await pool::connect_server(
-      target, creds, cfg.server_connect_timeout, ctx.server_tls, cfg.max_message_size);
+  pool::ConnectResult c = co_await pool::connect_server(target, creds, cfg.server_connect_timeout,
+                                                        ctx.server_tls, cfg.max_message_size);
   if (!c.conn) {
     spdlog::warn("auth_query login as {} failed: {}", auth_user,
                  c.error ? c.error->message : "unknown error");
@@ -56,10 +56,10 @@ asio::awaitable<SecretLookup> lookup_secret(server::ProxyContext& ctx, const con
       co_await pool::run_param_query(*c.conn, cfg.auth.auth_query, user, cfg.max_message_size);
   co_await pool::terminate_server(*c.conn);
   if (q.io_failed || q.error) {
-    result.error = pool::ServerError{std::string(protocol::sqlstate::kConnectionFailure),
-                                     fmt::format("auth_query failed: {}",
-                                                 q.error ? q.error->message : "connection lost"),
-                                     "FATAL"};
+    result.error = pool::ServerError{
+        std::string(protocol::sqlstate::kConnectionFailure),
+        fmt::format("auth_query failed: {}", q.error ? q.error->message : "connection lost"),
+        "FATAL"};
     co_return result;
   }
   if (!q.rows.empty() && q.rows[0].size() >= 2 && q.rows[0][1]) result.secret = *q.rows[0][1];

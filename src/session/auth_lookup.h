@@ -13,7 +13,7 @@
 namespace sluice::session {
 
 struct SecretLookup {
-  std::optional<std::string> secret;  // nullopt: unknown user
+  std::optional<std::string> secret;       // nullopt: unknown user
   std::optional<pool::ServerError> error;  // auth_query could not run
 };
 

@@ -1,6 +1,6 @@
-#include "net/no_throw.h"
 #include "session/cancel.h"
 
+#include "net/no_throw.h"
 #include "net/stream.h"
 #include "protocol/builder.h"
 

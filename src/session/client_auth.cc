@@ -98,9 +98,8 @@ asio::awaitable<ClientAuthResult> authenticate_client(net::Stream& client, net::
   auto scram_secret = secret ? protocol::ScramSecret::parse(*secret) : std::nullopt;
   // As PgBouncer does: a SCRAM secret can only be checked with SCRAM, an MD5 secret only
   // with MD5, whatever auth type is configured.
-  const bool use_scram = scram_secret.has_value() ||
-                         (type == config::AuthType::kScramSha256 &&
-                          !(secret && is_md5_secret(*secret)));
+  const bool use_scram = scram_secret.has_value() || (type == config::AuthType::kScramSha256 &&
+                                                      !(secret && is_md5_secret(*secret)));
   if (use_scram) {
     bool known = true;
     if (!scram_secret) {

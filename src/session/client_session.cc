@@ -1,4 +1,3 @@
-#include "net/no_throw.h"
 #include "session/client_session.h"
 
 #include <fmt/format.h>
@@ -8,6 +7,7 @@
 
 #include "admin/admin_console.h"
 #include "net/message_io.h"
+#include "net/no_throw.h"
 #include "protocol/builder.h"
 #include "protocol/reader.h"
 #include "session/auth_lookup.h"
@@ -38,6 +38,14 @@ uint64_t micros_since(pool::Clock::time_point t) {
 }
 
 bool is_admin_database(const std::string& db) { return db == "sluice" || db == "pgbouncer"; }
+
+// Severity FATAL or PANIC: PostgreSQL ends the session after sending it.
+bool is_fatal_error(std::span<const uint8_t> body) {
+  const auto fields = protocol::parse_error_fields(body);
+  auto it = fields.find('V');
+  if (it == fields.end()) it = fields.find('S');
+  return it != fields.end() && (it->second == "FATAL" || it->second == "PANIC");
+}
 
 }  // namespace
 
@@ -127,7 +135,8 @@ asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_star
         if (answer == 'S') {
           // Bytes sent before the handshake would bypass TLS: refuse them.
           if (!in_.empty()) {
-            co_await fatal(sqlstate::kProtocolViolation, "received unencrypted data after SSL request");
+            co_await fatal(sqlstate::kProtocolViolation,
+                           "received unencrypted data after SSL request");
             co_return std::nullopt;
           }
           if (auto ec = co_await client_.accept_tls(*tls)) {
@@ -171,13 +180,14 @@ asio::awaitable<bool> ClientSession::login_admin(const protocol::StartupPacket& 
                        std::find(stats.begin(), stats.end(), user) != stats.end();
   auto users = ctx_.users();
   auto secret = users ? users->secret_for(user) : std::nullopt;
-  auto auth = co_await authenticate_client(client_, in_, cfg_->auth.type, user, secret,
-                                           max_message_size_);
+  auto auth =
+      co_await authenticate_client(client_, in_, cfg_->auth.type, user, secret, max_message_size_);
   if (!auth.ok) co_return false;
   if (!allowed) {
     co_await fatal(sqlstate::kInvalidAuthorization,
                    fmt::format("user \"{}\" is not allowed to use the admin console "
-                               "(add it to admin_users or stats_users)", user));
+                               "(add it to admin_users or stats_users)",
+                               user));
     co_return false;
   }
   std::string out;
@@ -226,7 +236,8 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
 
   pool::ServerCredentials creds = server_credentials(*cfg_, *db, user, secret.secret);
   pool_ = ctx_.pools.get(*cfg_, *db, user, creds);
-  if (auth.client_key && auth.server_key) pool_->learn_scram_keys(*auth.client_key, *auth.server_key);
+  if (auth.client_key && auth.server_key)
+    pool_->learn_scram_keys(*auth.client_key, *auth.server_key);
   mode_ = cfg_->pool_settings_for(*db).pool_mode;
   info_->server_host = db->host;
   info_->server_port = db->port;
@@ -310,8 +321,8 @@ asio::awaitable<void> ClientSession::relay() {
     if (scan.forward > 0) {
       if (!server_ && !co_await ensure_server()) co_return;
       pool_->stats().add_received(scan.forward);
-      if (auto ec = co_await server_->stream.write_all(
-              asio::buffer(in_.data().data(), scan.forward))) {
+      if (auto ec =
+              co_await server_->stream.write_all(asio::buffer(in_.data().data(), scan.forward))) {
         if (server_) server_->broken = true;
         co_await stop_server_pump();
         co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
@@ -340,6 +351,7 @@ asio::awaitable<bool> ClientSession::ensure_server() {
     co_return false;
   }
   server_ = std::move(r.conn);
+  server_->stream.rebind(client_.socket().get_executor());
   server_->active = true;
   server_->client_id = info_->id;
   xact_start_ = pool::Clock::now();
@@ -350,8 +362,9 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   set_state(ClientState::kActive);
   if (!co_await sync_parameters()) co_return false;
   pump_running_ = true;
-  asio::co_spawn(client_.socket().get_executor(),
-                 [self = shared_from_this()]() { return self->server_pump(); }, asio::detached);
+  asio::co_spawn(
+      client_.socket().get_executor(),
+      [self = shared_from_this()]() { return self->server_pump(); }, asio::detached);
   co_return true;
 }
 
@@ -380,8 +393,9 @@ asio::awaitable<void> ClientSession::server_pump() {
     {
       auto [ec, n] = co_await server.stream.read_some(server.in.prepare());
       if (ec || n == 0) {
+        // Only our own cancel (client left while the server was idle) keeps it reusable.
+        if (ec != asio::error::operation_aborted) server.broken = true;
         if (ec != asio::error::operation_aborted && !closing_) {
-          server.broken = true;
           // The server went away mid-conversation: tell the client, then drop it.
           std::string out;
           protocol::append_error(out, protocol::kSeverityFatal, sqlstate::kConnectionFailure,
@@ -395,7 +409,7 @@ asio::awaitable<void> ClientSession::server_pump() {
     }
     bool saw_idle_rfq = false;
     ScanResult scan = server_scan_.scan(
-        server.in.data(), [](char type) { return type == 'Z' || type == 'S'; },
+        server.in.data(), [](char type) { return type == 'Z' || type == 'S' || type == 'E'; },
         [&](char type, std::span<const uint8_t> body, bool) {
           saw_idle_rfq = false;
           if (type == 'Z' && !body.empty()) {
@@ -410,6 +424,8 @@ asio::awaitable<void> ClientSession::server_pump() {
               xact_start_ = pool::Clock::now();
               saw_idle_rfq = true;
             }
+          } else if (type == 'E' && is_fatal_error(body)) {
+            server.broken = true;  // the server closes the connection after a FATAL
           } else if (type == 'S') {
             if (auto p = protocol::parse_parameter_status(body)) {
               server.params[p->first] = p->second;
@@ -471,8 +487,8 @@ asio::awaitable<void> ClientSession::finish() {
   closing_ = true;
   client_.close();
   if (!server_) co_return;
-  const bool clean = pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' &&
-                     !client_scan_.mid_message();
+  const bool clean =
+      pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' && !client_scan_.mid_message();
   if (!clean) {
     // Mid-transaction or mid-query: closing makes the server roll back. Wait for the
     // pump first so nobody touches the socket afterwards.
@@ -520,9 +536,10 @@ void ClientSession::check_timeouts(pool::Clock::time_point now) {
       !query_timeout_cancel_sent_ && now - query_start_ >= cfg_->query_timeout) {
     query_timeout_cancel_sent_ = true;
     spdlog::info("client {}: query_timeout, cancelling its query", info_->id);
-    asio::co_spawn(client_.socket().get_executor(),
-                   [info = info_]() -> asio::awaitable<void> { co_await cancel_server_query(*info); },
-                   asio::detached);
+    asio::co_spawn(
+        client_.socket().get_executor(),
+        [info = info_]() -> asio::awaitable<void> { co_await cancel_server_query(*info); },
+        asio::detached);
   }
 }
 

@@ -61,16 +61,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   config::PoolMode mode_ = config::PoolMode::kSession;
   size_t max_message_size_ = 0;
 
-  pool::ServerPtr server_;            // the lease, when held
+  pool::ServerPtr server_;  // the lease, when held
   bool pump_running_ = false;
-  asio::steady_timer pump_done_;      // cancelled when server_pump() exits
+  asio::steady_timer pump_done_;  // cancelled when server_pump() exits
   bool closing_ = false;
 
   // Protocol state of the client's conversation with the server.
   MessageScanner client_scan_;
   MessageScanner server_scan_;
-  int pending_syncs_ = 0;             // Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
-  bool extended_open_ = false;        // extended-protocol messages sent since the last Sync
+  int pending_syncs_ = 0;       // Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
+  bool extended_open_ = false;  // extended-protocol messages sent since the last Sync
   char tx_status_ = 'I';
   pool::Clock::time_point last_client_activity_;
   pool::Clock::time_point query_start_;

@@ -16,8 +16,8 @@ namespace sluice::session {
 enum class ScanAction { kForward, kStopBefore };
 
 struct ScanResult {
-  size_t forward = 0;      // bytes from the start of the data that may be forwarded
-  bool stopped = false;    // the callback asked to stop before a message
+  size_t forward = 0;    // bytes from the start of the data that may be forwarded
+  bool stopped = false;  // the callback asked to stop before a message
   bool error = false;
   std::string error_message;
 };
@@ -45,17 +45,17 @@ class MessageScanner {
       const uint32_t len = read_u32(data.data() + pos + 1);
       if (len < 4 || len > max_message_size_) {
         r.error = true;
-        r.error_message = len < 4 ? "invalid message length"
-                                  : "message exceeds max_message_size (" +
-                                        std::to_string(len) + " bytes)";
+        r.error_message =
+            len < 4 ? "invalid message length"
+                    : "message exceeds max_message_size (" + std::to_string(len) + " bytes)";
         break;
       }
       const size_t total = size_t{len} + 1;
       const size_t available = data.size() - pos;
       const bool complete = available >= total;
       if (inspect(type) && !complete) break;
-      const auto body = complete ? data.subspan(pos + kHeader, total - kHeader)
-                                 : std::span<const uint8_t>();
+      const auto body =
+          complete ? data.subspan(pos + kHeader, total - kHeader) : std::span<const uint8_t>();
       if (on_message(type, body, complete) == ScanAction::kStopBefore) {
         r.stopped = true;
         break;

@@ -11,8 +11,8 @@ namespace {
 
 // Canonical names as the server reports them.
 constexpr std::array<std::string_view, 6> kTracked = {
-    "client_encoding", "DateStyle",   "TimeZone", "IntervalStyle",
-    "standard_conforming_strings",    "application_name"};
+    "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "standard_conforming_strings",
+    "application_name"};
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -59,8 +59,7 @@ std::string parameter_sync_sql(const ParamMap& wanted, const ParamMap& server) {
   std::string sql;
   for (const auto& [name, value] : wanted) {
     auto it = server.find(name);
-    const std::string current = it != server.end() ? it->second : "";
-    if (current == value) continue;
+    if (it != server.end() ? it->second == value : value.empty()) continue;
     if (!sql.empty()) sql += "; ";
     sql += "SET " + name + " TO " + quote_literal(value);
   }
