@@ -57,6 +57,50 @@ bool Pool::can_open_locked(bool reserve) const {
   return true;
 }
 
+// Only the database-wide cap, not this pool's own size, stops a new connection.
+bool Pool::db_cap_blocks_locked() const {
+  const auto& s = options_.settings;
+  return total_ < s.pool_size && s.max_db_connections > 0 &&
+         db_->total.load() >= s.max_db_connections;
+}
+
+bool Pool::expired_locked(const ServerConnection& conn, Clock::time_point now) const {
+  return options_.server_lifetime.count() > 0 && now - conn.created >= options_.server_lifetime;
+}
+
+void DatabaseState::add_pool(const std::shared_ptr<Pool>& pool) {
+  std::lock_guard lock(mutex_);
+  pools_.push_back(pool);
+}
+
+bool DatabaseState::evict_idle_except(const Pool* self) {
+  std::vector<std::shared_ptr<Pool>> pools;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& weak : pools_) {
+      if (auto p = weak.lock(); p && p.get() != self) pools.push_back(std::move(p));
+    }
+  }
+  for (const auto& p : pools) {
+    if (p->close_one_idle()) return true;
+  }
+  return false;
+}
+
+bool Pool::close_one_idle() {
+  ServerPtr victim;
+  {
+    std::lock_guard lock(mutex_);
+    if (idle_.empty()) return false;
+    victim = std::move(idle_.front());
+    idle_.pop_front();
+    --total_;
+    --db_->total;
+  }
+  victim->stream.close();
+  return true;
+}
+
 // Counts a new connection against every limit; caller holds mutex_.
 #define SLUICE_TAKE_SLOT() (++total_, ++opening_, ++db_->total)
 
@@ -65,32 +109,41 @@ asio::awaitable<AcquireResult> Pool::acquire() {
   const auto start = Clock::now();
   std::shared_ptr<Waiter> waiter;
   bool open = false;
-  {
-    std::lock_guard lock(mutex_);
-    if (!db_->paused) {
-      while (!idle_.empty()) {
-        ServerPtr conn = std::move(idle_.back());
-        idle_.pop_back();
-        if (start - conn->last_used >= kPeekAfterIdle && looks_dead(*conn)) {
-          --total_;
-          --db_->total;
-          conn->stream.close();
-          continue;
+  for (bool may_evict = true;;) {
+    bool evict = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (!db_->paused) {
+        while (!idle_.empty()) {
+          ServerPtr conn = std::move(idle_.back());
+          idle_.pop_back();
+          if (expired_locked(*conn, start) ||
+              (start - conn->last_used >= kPeekAfterIdle && looks_dead(*conn))) {
+            --total_;
+            --db_->total;
+            conn->stream.close();
+            continue;
+          }
+          leased_.push_back(conn.get());
+          AcquireResult r;
+          r.conn = std::move(conn);
+          co_return r;
         }
-        leased_.push_back(conn.get());
-        AcquireResult r;
-        r.conn = std::move(conn);
-        co_return r;
+        if (can_open_locked(false)) {
+          SLUICE_TAKE_SLOT();
+          open = true;
+        } else {
+          evict = may_evict && db_cap_blocks_locked();
+        }
       }
-      if (can_open_locked(false)) {
-        SLUICE_TAKE_SLOT();
-        open = true;
+      if (!open && !evict) {
+        waiter = std::make_shared<Waiter>(ex);
+        waiters_.push_back(waiter);
       }
     }
-    if (!open) {
-      waiter = std::make_shared<Waiter>(ex);
-      waiters_.push_back(waiter);
-    }
+    if (!evict) break;
+    may_evict = false;  // one eviction attempt, then queue like everyone else
+    db_->evict_idle_except(this);
   }
   if (open) co_return co_await open_new();
 
@@ -241,6 +294,7 @@ PoolOptions Pool::options() const {
 void Pool::maintain(const asio::any_io_executor& ex) {
   std::vector<ServerPtr> to_close;
   int to_open = 0;
+  bool evict = false;
   {
     std::lock_guard lock(mutex_);
     const auto now = Clock::now();
@@ -266,7 +320,13 @@ void Pool::maintain(const asio::any_io_executor& ex) {
         ++to_open;
       }
       wake_connect_locked();
+      evict = !waiters_.empty() && db_cap_blocks_locked();
     }
+  }
+  // Waiters held back only by max_db_connections: free a slot from another user's pool.
+  if (evict && db_->evict_idle_except(this)) {
+    std::lock_guard lock(mutex_);
+    wake_connect_locked();
   }
   for (auto& c : to_close) c->stream.close();
   for (int i = 0; i < to_open; ++i) {

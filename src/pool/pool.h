@@ -20,11 +20,22 @@
 
 namespace sluice::pool {
 
+class Pool;
+
 // Connection accounting shared by every pool of one database (max_db_connections).
 struct DatabaseState {
   std::string name;
   std::atomic<int> total{0};
   std::atomic<bool> paused{false};
+
+  void add_pool(const std::shared_ptr<Pool>& pool);
+  // Closes one idle connection of another pool of this database, so a user held back by
+  // max_db_connections is not starved by another user's idle connections.
+  bool evict_idle_except(const Pool* self);
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::weak_ptr<Pool>> pools_;
 };
 
 struct PoolOptions {
@@ -78,6 +89,8 @@ class Pool {
   void close_idle();
   // Hands idle connections and free slots to waiting clients (after RESUME).
   void kick();
+  // Closes the longest-idle connection, if any (see DatabaseState::evict_idle_except).
+  bool close_one_idle();
 
   PoolSnapshot snapshot() const;
   // Snapshot of the connections for SHOW SERVERS (idle ones and leased ones).
@@ -100,6 +113,8 @@ class Pool {
  private:
   struct Waiter;
   bool can_open_locked(bool reserve) const;
+  bool db_cap_blocks_locked() const;
+  bool expired_locked(const ServerConnection& conn, Clock::time_point now) const;
   asio::awaitable<AcquireResult> open_new();
   void hand_over_locked(ServerPtr conn);
   void wake_connect_locked();

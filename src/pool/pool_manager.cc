@@ -45,6 +45,7 @@ std::shared_ptr<Pool> PoolManager::get(const config::Config& cfg, const config::
   if (!p) {
     p = std::make_shared<Pool>(db.name, client_user, target_for(cfg, db, client_user), creds,
                                options_for(cfg, db), db_state, tls_, worker_slots_);
+    db_state->add_pool(p);
   }
   return p;
 }

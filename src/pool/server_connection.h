@@ -11,6 +11,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -57,7 +58,8 @@ class ServerConnection {
   net::Stream stream;
   net::ReadBuffer in;
   protocol::BackendKey key;
-  std::map<std::string, std::string> params;  // last ParameterStatus values
+  std::map<std::string, std::string> params;  // last ParameterStatus values, plus extras
+  std::set<std::string> extra_params;         // non-reported parameters the proxy SET
   char tx_status = 'I';
   Clock::time_point created = Clock::now();
   Clock::time_point last_used = Clock::now();

@@ -39,6 +39,13 @@ uint64_t micros_since(pool::Clock::time_point t) {
 
 bool is_admin_database(const std::string& db) { return db == "sluice" || db == "pgbouncer"; }
 
+// Note: GCC 12 destroys temporaries of a ?: inside a co_await's arguments twice, so
+// errors are built into named values before being awaited on.
+pool::ServerError error_or(const std::optional<pool::ServerError>& error, std::string fallback) {
+  if (error) return *error;
+  return pool::ServerError{std::string(sqlstate::kConnectionFailure), std::move(fallback), "FATAL"};
+}
+
 // Severity FATAL or PANIC: PostgreSQL ends the session after sending it.
 bool is_fatal_error(std::span<const uint8_t> body) {
   const auto fields = protocol::parse_error_fields(body);
@@ -247,13 +254,16 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
     set_state(ClientState::kWaiting);
     pool::AcquireResult r = co_await pool_->acquire();
     if (!r.conn) {
-      co_await fatal(r.error ? r.error->sqlstate : std::string(sqlstate::kConnectionFailure),
-                     r.error ? r.error->message : "could not connect to server");
+      const pool::ServerError err = error_or(r.error, "could not connect to server");
+      co_await fatal(err.sqlstate, err.message);
       co_return false;
     }
     pool_->release(std::move(r.conn));
   }
-  wanted_params_ = initial_session_params(pool_->server_params(), startup);
+  if (auto bad = initial_session_params(pool_->server_params(), startup, wanted_params_)) {
+    co_await fatal(sqlstate::kFeatureNotSupported, *bad);
+    co_return false;
+  }
 
   std::string out;
   protocol::append_auth_ok(out);
@@ -342,10 +352,8 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   if (!r.conn) {
     set_state(ClientState::kIdle);
     std::string out;
-    const auto& e = r.error;
-    protocol::append_error(out, protocol::kSeverityFatal,
-                           e ? e->sqlstate : std::string(sqlstate::kConnectionFailure),
-                           e ? e->message : "could not get a server connection");
+    const pool::ServerError err = error_or(r.error, "could not get a server connection");
+    protocol::append_error(out, protocol::kSeverityFatal, err.sqlstate, err.message);
     co_await client_.write_all(asio::buffer(out));
     client_.close();
     co_return false;
@@ -369,19 +377,20 @@ asio::awaitable<bool> ClientSession::ensure_server() {
 }
 
 asio::awaitable<bool> ClientSession::sync_parameters() {
-  const std::string sql = parameter_sync_sql(wanted_params_, server_->params);
+  const std::string sql =
+      parameter_sync_sql(wanted_params_, server_->params, server_->extra_params);
   if (sql.empty()) co_return true;
   pool::QueryResult r = co_await pool::run_simple_query(*server_, sql, max_message_size_);
   if (r.io_failed || r.error) {
     server_->broken = true;
     release_server();
-    co_await fatal(r.error ? r.error->sqlstate : std::string(sqlstate::kConnectionFailure),
-                   r.error ? "could not apply session parameters: " + r.error->message
-                           : "server connection lost");
+    pool::ServerError err = error_or(r.error, "server connection lost");
+    if (r.error) err.message = "could not apply session parameters: " + err.message;
+    co_await fatal(err.sqlstate, err.message);
     co_return false;
   }
   // The server reports canonical spellings (UTF8 for "unicode"): adopt them.
-  adopt_reported_params(wanted_params_, server_->params);
+  record_synced_params(wanted_params_, {server_->params, server_->extra_params});
   co_return true;
 }
 
@@ -510,12 +519,28 @@ asio::awaitable<void> ClientSession::finish() {
     pool::QueryResult r =
         co_await pool::run_simple_query(*server_, cfg_->server_reset_query, max_message_size_);
     if (r.io_failed || r.error) server_->broken = true;
+    // The reset (DISCARD ALL) undid every extra parameter the proxy had SET.
+    for (const auto& name : server_->extra_params) server_->params.erase(name);
+    server_->extra_params.clear();
   }
   release_server();
 }
 
+void ClientSession::disconnect_later(std::string_view sqlstate, std::string_view message) {
+  disconnecting_ = true;
+  asio::co_spawn(
+      client_.socket().get_executor(),
+      [self = shared_from_this(), code = std::string(sqlstate),
+       text = std::string(message)]() -> asio::awaitable<void> {
+        // Stop the pump first: it may be writing to the client.
+        co_await self->stop_server_pump();
+        co_await self->fatal(code, text);
+      },
+      asio::detached);
+}
+
 void ClientSession::check_timeouts(pool::Clock::time_point now) {
-  if (!info_ || closing_) return;
+  if (!info_ || closing_ || disconnecting_) return;
   const auto state = info_->state.load(std::memory_order_relaxed);
   if (state == ClientState::kLogin) return;
   const auto idle_for = now - last_client_activity_;
@@ -523,13 +548,15 @@ void ClientSession::check_timeouts(pool::Clock::time_point now) {
   if (cfg_->idle_transaction_timeout.count() > 0 && in_tx &&
       idle_for >= cfg_->idle_transaction_timeout) {
     spdlog::info("closing client {}: idle_transaction_timeout", info_->id);
-    client_.close();
+    disconnect_later(sqlstate::kIdleInTransactionTimeout,
+                     "terminating connection due to idle_transaction_timeout");
     return;
   }
   const bool idle = pending_syncs_ == 0 && !in_tx;
   if (cfg_->client_idle_timeout.count() > 0 && idle && idle_for >= cfg_->client_idle_timeout) {
     spdlog::info("closing client {}: client_idle_timeout", info_->id);
-    client_.close();
+    disconnect_later(sqlstate::kIdleSessionTimeout,
+                     "terminating connection due to client_idle_timeout");
     return;
   }
   if (cfg_->query_timeout.count() > 0 && server_ && pending_syncs_ > 0 &&

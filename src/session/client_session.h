@@ -50,6 +50,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void release_server();
   bool transaction_idle() const;
   asio::awaitable<void> fatal(std::string_view sqlstate, std::string_view message);
+  // Sends a FATAL error and closes, from outside the session's coroutines (timeouts).
+  void disconnect_later(std::string_view sqlstate, std::string_view message);
   void set_state(ClientState state);
 
   server::ProxyContext& ctx_;
@@ -65,6 +67,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool pump_running_ = false;
   asio::steady_timer pump_done_;  // cancelled when server_pump() exits
   bool closing_ = false;
+  bool disconnecting_ = false;  // a timeout is closing the session
 
   // Protocol state of the client's conversation with the server.
   MessageScanner client_scan_;

@@ -10,9 +10,12 @@ namespace sluice::session {
 namespace {
 
 // Canonical names as the server reports them.
-constexpr std::array<std::string_view, 6> kTracked = {
+constexpr std::array<std::string_view, 6> kReported = {
     "client_encoding", "DateStyle", "TimeZone", "IntervalStyle", "standard_conforming_strings",
     "application_name"};
+
+// Startup parameters that are not session settings.
+constexpr std::array<std::string_view, 3> kNotSettings = {"user", "database", "options"};
 
 bool iequals(std::string_view a, std::string_view b) {
   return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
@@ -22,10 +25,16 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 const std::string_view* canonical(std::string_view name) {
-  for (const auto& t : kTracked) {
+  for (const auto& t : kReported) {
     if (iequals(t, name)) return &t;
   }
   return nullptr;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
 }
 
 std::string quote_literal(const std::string& v) {
@@ -38,38 +47,116 @@ std::string quote_literal(const std::string& v) {
   return out;
 }
 
+// A GUC name is letters, digits, '_' and '.': anything else is refused rather than
+// spliced into SQL.
+bool valid_name(std::string_view name) {
+  return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.';
+  });
+}
+
+void set_param(ParamMap& wanted, std::string_view name, std::string value) {
+  if (const auto* c = canonical(name)) {
+    wanted[std::string(*c)] = std::move(value);
+  } else {
+    wanted[lower(name)] = std::move(value);
+  }
+}
+
+// libpq's "options": "-c name=value" or "--name=value" words, backslash escapes spaces.
+std::optional<std::string> parse_options(std::string_view options, ParamMap& wanted) {
+  std::vector<std::string> words;
+  std::string word;
+  for (size_t i = 0; i < options.size(); ++i) {
+    const char c = options[i];
+    if (c == '\\' && i + 1 < options.size()) {
+      word += options[++i];
+    } else if (std::isspace(static_cast<unsigned char>(c))) {
+      if (!word.empty()) words.push_back(std::move(word)), word.clear();
+    } else {
+      word += c;
+    }
+  }
+  if (!word.empty()) words.push_back(std::move(word));
+  for (size_t i = 0; i < words.size(); ++i) {
+    std::string setting;
+    if (words[i] == "-c" && i + 1 < words.size()) {
+      setting = words[++i];
+    } else if (words[i].rfind("--", 0) == 0) {
+      setting = words[i].substr(2);
+    } else if (words[i].rfind("-c", 0) == 0) {
+      setting = words[i].substr(2);
+    } else {
+      return "unsupported startup option \"" + words[i] + "\": only -c name=value is supported";
+    }
+    const auto eq = setting.find('=');
+    std::string name = setting.substr(0, std::min(eq, setting.size()));
+    std::replace(name.begin(), name.end(), '-', '_');  // PostgreSQL accepts both spellings
+    if (eq == std::string::npos || !valid_name(name)) {
+      return "malformed startup option \"" + setting + "\": expected -c name=value";
+    }
+    set_param(wanted, name, setting.substr(eq + 1));
+  }
+  return std::nullopt;
+}
+
 }  // namespace
 
-bool is_tracked_param(const std::string& name) { return canonical(name) != nullptr; }
+bool is_reported_param(const std::string& name) { return canonical(name) != nullptr; }
 
-ParamMap initial_session_params(const ParamMap& server_defaults,
-                                const protocol::StartupPacket& startup) {
-  ParamMap wanted;
-  for (const auto& t : kTracked) {
+std::optional<std::string> initial_session_params(const ParamMap& server_defaults,
+                                                  const protocol::StartupPacket& startup,
+                                                  ParamMap& wanted) {
+  wanted.clear();
+  for (const auto& t : kReported) {
     auto it = server_defaults.find(std::string(t));
     wanted[std::string(t)] = it != server_defaults.end() ? it->second : "";
   }
   for (const auto& [name, value] : startup.params) {
-    if (const auto* c = canonical(name)) wanted[std::string(*c)] = value;
+    if (std::find(kNotSettings.begin(), kNotSettings.end(), name) != kNotSettings.end()) continue;
+    if (name == "replication") return "replication connections are not supported by the proxy";
+    if (!valid_name(name)) return "invalid startup parameter name \"" + name + "\"";
+    set_param(wanted, name, value);
   }
-  return wanted;
+  return parse_options(startup.param("options"), wanted);
 }
 
-std::string parameter_sync_sql(const ParamMap& wanted, const ParamMap& server) {
+std::string parameter_sync_sql(const ParamMap& wanted, const ParamMap& server_values,
+                               const std::set<std::string>& server_extras) {
   std::string sql;
-  for (const auto& [name, value] : wanted) {
-    auto it = server.find(name);
-    if (it != server.end() ? it->second == value : value.empty()) continue;
+  auto add = [&sql](const std::string& stmt) {
     if (!sql.empty()) sql += "; ";
-    sql += "SET " + name + " TO " + quote_literal(value);
+    sql += stmt;
+  };
+  for (const auto& [name, value] : wanted) {
+    auto it = server_values.find(name);
+    if (it != server_values.end() ? it->second == value : value.empty()) continue;
+    add(value.empty() && !is_reported_param(name) ? "RESET " + name
+                                                  : "SET " + name + " TO " + quote_literal(value));
+  }
+  for (const auto& name : server_extras) {
+    if (!wanted.count(name)) add("RESET " + name);
   }
   return sql;
 }
 
-void adopt_reported_params(ParamMap& wanted, const ParamMap& server) {
+void record_synced_params(ParamMap& wanted, ServerParamState server) {
+  for (auto it = server.extras.begin(); it != server.extras.end();) {
+    if (!wanted.count(*it)) {
+      server.values.erase(*it);
+      it = server.extras.erase(it);
+    } else {
+      ++it;
+    }
+  }
   for (auto& [name, value] : wanted) {
-    auto it = server.find(name);
-    if (it != server.end()) value = it->second;
+    if (is_reported_param(name)) {
+      auto it = server.values.find(name);
+      if (it != server.values.end()) value = it->second;
+    } else {
+      server.values[name] = value;
+      server.extras.insert(name);
+    }
   }
 }
 

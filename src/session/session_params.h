@@ -1,10 +1,17 @@
 // Session parameters a client expects to keep when its transactions run on different
-// server connections (transaction mode): the ones PostgreSQL reports with ParameterStatus
-// and clients set at startup. The proxy remembers what each client wants and issues SET
-// on a server connection whose values differ before relaying the client's traffic.
+// server connections (transaction mode). Two kinds:
+//  - reported ones (client_encoding, DateStyle, TimeZone, IntervalStyle,
+//    standard_conforming_strings, application_name): PostgreSQL announces their values
+//    with ParameterStatus, so a client's SET of them is seen and remembered;
+//  - extra ones from the startup packet (extra_float_digits, "options=-c k=v", ...),
+//    which the proxy SETs itself and RESETs for clients that did not ask for them.
+// Before relaying a client's traffic on a server connection, the proxy issues one
+// SET/RESET batch for whatever differs.
 #pragma once
 
 #include <map>
+#include <optional>
+#include <set>
 #include <string>
 
 #include "protocol/startup.h"
@@ -13,19 +20,29 @@ namespace sluice::session {
 
 using ParamMap = std::map<std::string, std::string>;
 
-// Whether the proxy tracks this parameter (case-insensitive; canonical names).
-bool is_tracked_param(const std::string& name);
+// Values a server connection currently has, as far as the proxy knows.
+struct ServerParamState {
+  ParamMap& values;               // reported values plus extras the proxy set
+  std::set<std::string>& extras;  // extra (non-reported) parameters the proxy set
+};
 
-// What a client starts with: the pool's server defaults, overridden by its startup packet.
-ParamMap initial_session_params(const ParamMap& server_defaults,
-                                const protocol::StartupPacket& startup);
+// Whether PostgreSQL reports this parameter (case-insensitive).
+bool is_reported_param(const std::string& name);
 
-// "SET a TO 'x'; SET b TO 'y'" for every tracked parameter whose wanted value differs
-// from the server connection's; "" when nothing differs.
-std::string parameter_sync_sql(const ParamMap& wanted, const ParamMap& server);
+// What a client starts with: the pool's server defaults for the reported parameters,
+// overridden by its startup packet; other startup parameters become extras. Returns an
+// error message for startup parameters the proxy cannot honour (e.g. replication).
+std::optional<std::string> initial_session_params(const ParamMap& server_defaults,
+                                                  const protocol::StartupPacket& startup,
+                                                  ParamMap& wanted);
 
-// After a sync, take the server's spelling of each value (UTF8 for "unicode").
-void adopt_reported_params(ParamMap& wanted, const ParamMap& server);
+// "SET a TO 'x'; RESET b" for what differs between `wanted` and the server; "" if nothing.
+std::string parameter_sync_sql(const ParamMap& wanted, const ParamMap& server_values,
+                               const std::set<std::string>& server_extras);
+
+// After the sync succeeded: records the extras on the server, and takes the server's
+// spelling of reported values (UTF8 for "unicode") into `wanted`.
+void record_synced_params(ParamMap& wanted, ServerParamState server);
 
 // A ParameterStatus seen while relaying means the client changed it (SET): remember it.
 void track_reported_param(ParamMap& wanted, const std::string& name, const std::string& value);

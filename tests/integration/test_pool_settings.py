@@ -3,8 +3,6 @@ max_client_conn, query_wait_timeout, server_idle_timeout, server_lifetime), what
 server connection carries from one client to the next, and a few protocol corners
 (GSSENCRequest, LISTEN/NOTIFY, PAUSE with a connected client)."""
 import contextlib
-import csv
-import io
 import select
 import socket
 import struct
@@ -234,6 +232,45 @@ def test_max_db_connections_caps_all_users_of_a_database(pg, sluice, tmp_path):
     assert 1 <= total <= 3, f"saw {total} server connections to {APP_DB}, max_db_connections 3"
 
 
+def test_max_db_connections_reclaims_another_users_idle_connection(pg, sluice, tmp_path):
+    """max_db_connections 2: OTHER_USER's idle pooled connection takes one slot while an
+    app_user transaction holds the other. A second app_user client must still be served
+    (PgBouncer closes the other pool's idle connection for it) instead of waiting until
+    server_idle_timeout (600 s) or failing with query_wait_timeout."""
+    pg.wait_for_connections(APP_USER, APP_DB, 0)
+    pg.wait_for_connections(OTHER_USER, APP_DB, 0)
+    userlist = write_userlist(tmp_path / "userlist.txt",
+                              {OTHER_USER: PostgresServer.PASSWORDS[OTHER_USER]})
+    proxy = sluice({"auth": {"type": "trust", "file": str(userlist)},
+                    "pool": {"pool_mode": "transaction", "pool_size": 5,
+                             "max_db_connections": 2, "query_wait_timeout": "4s"},
+                    "databases": {APP_DB: {"host": pg.host, "port": pg.port, "dbname": APP_DB}}})
+    assert proxy.psql("SELECT current_user", user=OTHER_USER, dbname=APP_DB) == OTHER_USER
+    assert pg.server_connections(OTHER_USER, APP_DB) == 1  # idle in OTHER_USER's pool
+    holder = proxy.connect(user=APP_USER, dbname=APP_DB)
+    second = proxy.connect(user=APP_USER, dbname=APP_DB)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT 1")  # the second and last slot of the database
+        started = time.monotonic()
+        try:
+            row = one(second, "SELECT current_user")
+        except psycopg2.Error as exc:
+            pytest.fail(f"app_user's second client was not served after "
+                        f"{time.monotonic() - started:.2f}s: {exc}")
+        assert row == (APP_USER,)
+        assert time.monotonic() - started < 3
+        total = (pg.server_connections(APP_USER, APP_DB)
+                 + pg.server_connections(OTHER_USER, APP_DB))
+        assert total <= 2, f"{total} server connections to {APP_DB}, max_db_connections 2"
+        with holder.cursor() as cur:
+            cur.execute("COMMIT")
+    finally:
+        holder.close()
+        second.close()
+
+
 # -- max_client_conn -----------------------------------------------------------------------------
 
 def test_max_client_conn_refuses_the_fourth_client(sluice):
@@ -338,6 +375,29 @@ def test_transaction_mode_keeps_each_clients_parameters(pg, sluice):
         b.close()
 
 
+def test_invalid_startup_parameter_fails_that_client_only(sluice):
+    """A TimeZone the server rejects, sent in the startup packet (libpq lets a client send
+    any value), must end in an ErrorResponse for that client, at login or at its first
+    query, and leave the proxy serving everyone else."""
+    proxy = sluice(pool_mode="transaction", pool_size=2)
+    assert proxy.psql("SELECT 1", user=APP_USER, dbname=APP_DB) == "1"
+    with socket.create_connection((proxy.host, proxy.port), timeout=10) as sock:
+        sock.sendall(wire.startup_message(APP_USER, APP_DB, TimeZone="No/Such_Zone"))
+        with pytest.raises(wire.ServerError) as refused:
+            while True:  # login (trust)
+                kind, body = wire.read_message(sock)
+                if kind == b"E":
+                    raise wire.ServerError(wire.parse_error_fields(body))
+                if kind == b"Z":
+                    break
+            wire.simple_query(sock, "SELECT 1")
+        assert "timezone" in refused.value.fields.get("M", "").lower(), refused.value.fields
+    time.sleep(0.3)  # a crash right after the error shows by then
+    assert proxy.alive(), (f"the proxy exited (code {proxy.proc.returncode}); its log:\n"
+                           f"{proxy.log()}")
+    assert proxy.psql("SELECT 2", user=APP_USER, dbname=APP_DB) == "2"
+
+
 # -- server_idle_timeout / server_lifetime -----------------------------------------------------
 
 def test_server_idle_timeout_closes_idle_connections(pg, sluice):
@@ -360,9 +420,22 @@ def test_server_lifetime_replaces_old_connections(pg, sluice):
     try:
         first = one(conn, "SELECT pg_backend_pid()")[0]
         assert one(conn, "SELECT pg_backend_pid()")[0] == first  # reused while young
-        time.sleep(1.5)
-        second = one(conn, "SELECT pg_backend_pid()")[0]
-        assert second != first, "a server connection older than server_lifetime was reused"
+        # Idle past server_lifetime and a maintenance round (every second): replaced.
+        time.sleep(2.2)
+        assert one(conn, "SELECT pg_backend_pid()")[0] != first, \
+            "a server connection older than server_lifetime was reused"
+        # Busy: a connection is closed when it returns to the pool past its lifetime, so
+        # none serves transactions for much longer than 1 s.
+        seen: dict[int, list[float]] = {}
+        until = time.monotonic() + 2.0
+        while time.monotonic() < until:
+            now = time.monotonic()
+            pid = one(conn, "SELECT pg_backend_pid()")[0]
+            seen.setdefault(pid, [now, now])[1] = now
+            time.sleep(0.05)
+        spans = {pid: round(last - start, 2) for pid, (start, last) in seen.items()}
+        assert len(spans) >= 2, f"one server connection for 2 s of transactions: {spans}"
+        assert max(spans.values()) < 1.6, f"used past server_lifetime (pid: seconds): {spans}"
     finally:
         conn.close()
 

@@ -144,6 +144,8 @@ def simple_query(sock: socket.socket, sql: str) -> list[tuple]:
             rows.append(tuple(row))
         elif kind == b"E":
             error = ServerError(parse_error_fields(body))
+            if error.fields.get("S") in ("FATAL", "PANIC"):
+                raise error  # the connection ends here: no ReadyForQuery follows
         elif kind == b"Z":
             if error:
                 raise error

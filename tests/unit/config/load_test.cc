@@ -262,8 +262,8 @@ TEST(ConfigLoadTest, FileLoadingSetsSourcePath) {
 }
 
 TEST(ConfigLoadTest, ExampleFileLoads) {
-  std::filesystem::path example =
-      std::filesystem::path(__FILE__).parent_path() / "../../../sluice.example.toml";
+  // SLUICE_SOURCE_DIR comes from tests/CMakeLists.txt (__FILE__ is relative under ccache).
+  std::filesystem::path example = std::filesystem::path(SLUICE_SOURCE_DIR) / "sluice.example.toml";
   ASSERT_TRUE(std::filesystem::exists(example)) << example;
   Config c = load_config_file(example.string());
   EXPECT_FALSE(c.databases.empty());
