@@ -289,10 +289,10 @@ asio::awaitable<QueryResult> read_query_result(ServerConnection& conn, size_t ma
 
 }  // namespace
 
-asio::awaitable<QueryResult> run_simple_query(ServerConnection& conn, const std::string& sql,
-                                              size_t max_message_size) {
-  std::string out;
-  protocol::append_query(out, sql);
+namespace {
+
+asio::awaitable<QueryResult> send_and_read(ServerConnection& conn, const std::string& out,
+                                           size_t max_message_size) {
   if (auto ec = co_await conn.stream.write_all(asio::buffer(out))) {
     conn.broken = true;
     QueryResult r;
@@ -300,6 +300,15 @@ asio::awaitable<QueryResult> run_simple_query(ServerConnection& conn, const std:
     co_return r;
   }
   co_return co_await read_query_result(conn, max_message_size);
+}
+
+}  // namespace
+
+asio::awaitable<QueryResult> run_simple_query(ServerConnection& conn, const std::string& sql,
+                                              size_t max_message_size) {
+  std::string out;
+  protocol::append_query(out, sql);
+  co_return co_await send_and_read(conn, out, max_message_size);
 }
 
 asio::awaitable<QueryResult> run_param_query(ServerConnection& conn, const std::string& sql,
@@ -311,13 +320,7 @@ asio::awaitable<QueryResult> run_param_query(ServerConnection& conn, const std::
   w.i16(0).end();
   w.begin('E').cstr("").i32(0).end();
   protocol::append_sync(out);
-  if (auto ec = co_await conn.stream.write_all(asio::buffer(out))) {
-    conn.broken = true;
-    QueryResult r;
-    r.io_failed = true;
-    co_return r;
-  }
-  co_return co_await read_query_result(conn, max_message_size);
+  co_return co_await send_and_read(conn, out, max_message_size);
 }
 
 asio::awaitable<void> terminate_server(ServerConnection& conn) {

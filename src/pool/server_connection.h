@@ -60,6 +60,7 @@ class ServerConnection {
   protocol::BackendKey key;
   std::map<std::string, std::string> params;  // last ParameterStatus values, plus extras
   std::set<std::string> extra_params;         // non-reported parameters the proxy SET
+  std::string params_fingerprint;  // the client parameters it was last synced to ("" = unknown)
   char tx_status = 'I';
   Clock::time_point created = Clock::now();
   Clock::time_point last_used = Clock::now();

@@ -61,6 +61,7 @@ ClientSession::ClientSession(server::ProxyContext& ctx, net::tcp::socket socket)
       cfg_(ctx.config()),
       client_(std::move(socket)),
       pump_done_(client_.socket().get_executor()),
+      pump_wakeup_(client_.socket().get_executor()),
       client_scan_(cfg_->max_message_size),
       server_scan_(cfg_->max_message_size) {
   max_message_size_ = cfg_->max_message_size;
@@ -120,8 +121,26 @@ asio::awaitable<void> ClientSession::run() {
     client_.close();
     co_return;
   }
+  // One pump per session, parked between leases: cheaper than a coroutine per lease.
+  asio::co_spawn(
+      client_.socket().get_executor(),
+      [self = shared_from_this()]() { return self->server_pump_loop(); }, asio::detached);
   co_await relay();
   co_await finish();
+  pump_loop_exit_ = true;
+  pump_wakeup_.cancel();
+}
+
+asio::awaitable<void> ClientSession::server_pump_loop() {
+  auto self = shared_from_this();
+  while (!pump_loop_exit_) {
+    if (!pump_running_) {
+      pump_wakeup_.expires_at(pool::Clock::time_point::max());
+      co_await pump_wakeup_.async_wait(kNoThrow);
+      continue;
+    }
+    co_await server_pump();
+  }
 }
 
 asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_startup() {
@@ -264,6 +283,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
     co_await fatal(sqlstate::kFeatureNotSupported, *bad);
     co_return false;
   }
+  wanted_fingerprint_ = params_fingerprint(wanted_params_);
 
   std::string out;
   protocol::append_auth_ok(out);
@@ -370,16 +390,18 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   set_state(ClientState::kActive);
   if (!co_await sync_parameters()) co_return false;
   pump_running_ = true;
-  asio::co_spawn(
-      client_.socket().get_executor(),
-      [self = shared_from_this()]() { return self->server_pump(); }, asio::detached);
+  pump_wakeup_.cancel();  // server_pump_loop() takes it from here
   co_return true;
 }
 
 asio::awaitable<bool> ClientSession::sync_parameters() {
+  if (server_->params_fingerprint == wanted_fingerprint_) co_return true;
   const std::string sql =
       parameter_sync_sql(wanted_params_, server_->params, server_->extra_params);
-  if (sql.empty()) co_return true;
+  if (sql.empty()) {
+    server_->params_fingerprint = wanted_fingerprint_;
+    co_return true;
+  }
   pool::QueryResult r = co_await pool::run_simple_query(*server_, sql, max_message_size_);
   if (r.io_failed || r.error) {
     server_->broken = true;
@@ -391,11 +413,12 @@ asio::awaitable<bool> ClientSession::sync_parameters() {
   }
   // The server reports canonical spellings (UTF8 for "unicode"): adopt them.
   record_synced_params(wanted_params_, {server_->params, server_->extra_params});
+  wanted_fingerprint_ = params_fingerprint(wanted_params_);
+  server_->params_fingerprint = wanted_fingerprint_;
   co_return true;
 }
 
 asio::awaitable<void> ClientSession::server_pump() {
-  auto self = shared_from_this();
   bool release = false;
   while (server_ && !release) {
     pool::ServerConnection& server = *server_;
@@ -438,7 +461,11 @@ asio::awaitable<void> ClientSession::server_pump() {
           } else if (type == 'S') {
             if (auto p = protocol::parse_parameter_status(body)) {
               server.params[p->first] = p->second;
-              track_reported_param(wanted_params_, p->first, p->second);
+              if (track_reported_param(wanted_params_, p->first, p->second)) {
+                // The report came from this server: it now holds exactly what we want.
+                wanted_fingerprint_ = params_fingerprint(wanted_params_);
+                server.params_fingerprint = wanted_fingerprint_;
+              }
             }
           }
           return ScanAction::kForward;
@@ -522,6 +549,7 @@ asio::awaitable<void> ClientSession::finish() {
     // The reset (DISCARD ALL) undid every extra parameter the proxy had SET.
     for (const auto& name : server_->extra_params) server_->params.erase(name);
     server_->extra_params.clear();
+    server_->params_fingerprint.clear();
   }
   release_server();
 }

@@ -44,6 +44,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> relay();
   asio::awaitable<bool> ensure_server();
   asio::awaitable<bool> sync_parameters();
+  asio::awaitable<void> server_pump_loop();
   asio::awaitable<void> server_pump();
   asio::awaitable<void> stop_server_pump();
   asio::awaitable<void> finish();
@@ -65,7 +66,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   pool::ServerPtr server_;  // the lease, when held
   bool pump_running_ = false;
-  asio::steady_timer pump_done_;  // cancelled when server_pump() exits
+  asio::steady_timer pump_done_;    // cancelled when server_pump() exits
+  asio::steady_timer pump_wakeup_;  // cancelled when a lease starts (pump_running_ set)
+  bool pump_loop_exit_ = false;
   bool closing_ = false;
   bool disconnecting_ = false;  // a timeout is closing the session
 
@@ -83,6 +86,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Session parameters the client wants (startup values, then what the server reports
   // after the client's SET), re-applied on whichever server connection it gets.
   std::map<std::string, std::string> wanted_params_;
+  std::string wanted_fingerprint_;  // params_fingerprint(wanted_params_)
 };
 
 }  // namespace sluice::session

@@ -160,8 +160,24 @@ void record_synced_params(ParamMap& wanted, ServerParamState server) {
   }
 }
 
-void track_reported_param(ParamMap& wanted, const std::string& name, const std::string& value) {
-  if (const auto* c = canonical(name)) wanted[std::string(*c)] = value;
+bool track_reported_param(ParamMap& wanted, const std::string& name, const std::string& value) {
+  const auto* c = canonical(name);
+  if (!c) return false;
+  std::string& slot = wanted[std::string(*c)];
+  if (slot == value) return false;
+  slot = value;
+  return true;
+}
+
+std::string params_fingerprint(const ParamMap& params) {
+  std::string out;
+  for (const auto& [name, value] : params) {
+    out += name;
+    out += '\0';
+    out += value;
+    out += '\0';
+  }
+  return out;
 }
 
 }  // namespace sluice::session

@@ -45,6 +45,12 @@ std::string parameter_sync_sql(const ParamMap& wanted, const ParamMap& server_va
 void record_synced_params(ParamMap& wanted, ServerParamState server);
 
 // A ParameterStatus seen while relaying means the client changed it (SET): remember it.
-void track_reported_param(ParamMap& wanted, const std::string& name, const std::string& value);
+// Returns whether `wanted` changed.
+bool track_reported_param(ParamMap& wanted, const std::string& name, const std::string& value);
+
+// A compact identity of a parameter map: a server connection synced to a client's
+// parameters remembers it, so the next lease by a client with the same parameters skips
+// the comparison (the common case: every client of a pool alike).
+std::string params_fingerprint(const ParamMap& params);
 
 }  // namespace sluice::session

@@ -31,15 +31,6 @@ std::vector<std::string> connection_args(const DemoOptions& o) {
   return {"-h", "127.0.0.1", "-p", std::to_string(o.proxy_port), "-U", kPgSuperuser};
 }
 
-std::string last_line(const std::string& text) {
-  std::istringstream in(text);
-  std::string line, last;
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
-}
-
 RunResult pgbench(const DemoOptions& o, std::vector<std::string> args) {
   std::vector<std::string> argv = {(o.bin_dir / "pgbench").string()};
   argv.insert(argv.end(), args.begin(), args.end());

@@ -25,16 +25,6 @@ RunOptions as_postgres_user_in(const std::filesystem::path& cwd) {
   return options;
 }
 
-std::string last_line(const std::string& text) {
-  std::istringstream in(text);
-  std::string line, last;
-  // pg_ctl and psql put the reason on the last non-empty line; keep it short.
-  while (std::getline(in, line)) {
-    if (!line.empty()) last = line;
-  }
-  return last;
-}
-
 RunOptions psql_options() {
   RunOptions options;
   options.env = {{"PGCONNECT_TIMEOUT", "10"}};

@@ -196,4 +196,13 @@ std::filesystem::path self_executable() {
   return path;
 }
 
+std::string last_line(const std::string& text) {
+  std::istringstream in(text);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
 }  // namespace sluice::toolkit::up

@@ -38,6 +38,10 @@ struct RunResult {
 
 // Runs argv[0] (looked up in PATH when it has no slash) and waits for it.
 // Throws UpError only when the program cannot be started at all.
+// The last non-empty line of a command's output: where pg_ctl, psql and pgbench put the
+// reason they failed.
+std::string last_line(const std::string& text);
+
 RunResult run_command(const std::vector<std::string>& argv, const RunOptions& options = {});
 
 // Starts argv in a new session (setsid) with stdin from /dev/null and stdout/stderr

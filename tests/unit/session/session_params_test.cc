@@ -88,5 +88,16 @@ TEST(SessionParams, ServerSpellingIsAdoptedAndClientSetsAreTracked) {
   EXPECT_EQ(wanted.count("server_version"), 0u);
 }
 
+TEST(SessionParams, FingerprintTellsParameterSetsApart) {
+  ParamMap a = {{"TimeZone", "UTC"}, {"application_name", "x"}};
+  ParamMap b = a;
+  EXPECT_EQ(params_fingerprint(a), params_fingerprint(b));
+  EXPECT_TRUE(track_reported_param(b, "timezone", "Asia/Tokyo"));
+  EXPECT_FALSE(track_reported_param(b, "TimeZone", "Asia/Tokyo"));
+  EXPECT_NE(params_fingerprint(a), params_fingerprint(b));
+  // Name/value boundaries are part of the identity.
+  EXPECT_NE(params_fingerprint({{"ab", "c"}}), params_fingerprint({{"a", "bc"}}));
+}
+
 }  // namespace
 }  // namespace sluice::session
