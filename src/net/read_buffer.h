@@ -1,6 +1,7 @@
-// Receive buffer for one connection: unread bytes live in [begin_, end_). It starts empty
-// and is released again when drained past a large size, so idle clients hold no big
-// buffers.
+// Receive buffer for one connection: unread bytes live in [begin_, end_). Buffers of the
+// default size come from a per-thread free list and go back to it whenever the buffer is
+// drained and released, so an idle client holds no buffer at all and a busy one does not
+// pay for malloc on every message.
 #pragma once
 
 #include <asio/buffer.hpp>
@@ -8,6 +9,7 @@
 #include <cstring>
 #include <memory>
 #include <span>
+#include <vector>
 
 namespace sluice::net {
 
@@ -15,6 +17,11 @@ class ReadBuffer {
  public:
   static constexpr size_t kDefaultChunk = 16 * 1024;
   static constexpr size_t kKeepLimit = 64 * 1024;  // larger buffers are freed when drained
+
+  ReadBuffer() = default;
+  ReadBuffer(const ReadBuffer&) = delete;
+  ReadBuffer& operator=(const ReadBuffer&) = delete;
+  ~ReadBuffer() { release(); }
 
   std::span<const uint8_t> data() const { return {buf_.get() + begin_, end_ - begin_}; }
   size_t size() const { return end_ - begin_; }
@@ -35,24 +42,21 @@ class ReadBuffer {
       end_ -= begin_;
       begin_ = 0;
     }
-    if (cap_ - end_ < min_free) {
-      size_t new_cap = cap_ == 0 ? kDefaultChunk : cap_;
-      while (new_cap - end_ < min_free) new_cap *= 2;
-      auto bigger = std::make_unique<uint8_t[]>(new_cap);
-      if (end_ > 0) std::memcpy(bigger.get(), buf_.get(), end_);
-      buf_ = std::move(bigger);
-      cap_ = new_cap;
-    }
+    if (cap_ - end_ < min_free) grow(min_free);
     return {buf_.get() + end_, cap_ - end_};
   }
   void commit(size_t n) { end_ += n; }
 
-  void release() {
-    buf_.reset();
-    cap_ = begin_ = end_ = 0;
+  // Gives the memory back (to the thread's free list when it has the default size).
+  void release();
+  // release() when nothing is buffered: called before waiting on an idle connection.
+  void release_if_empty() {
+    if (empty()) release();
   }
 
  private:
+  void grow(size_t min_free);
+
   std::unique_ptr<uint8_t[]> buf_;
   size_t cap_ = 0;
   size_t begin_ = 0;

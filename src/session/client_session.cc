@@ -308,6 +308,11 @@ asio::awaitable<void> ClientSession::relay() {
   bool need_read = in_.empty();
   for (;;) {
     if (need_read) {
+      if (in_.empty()) {
+        // Idle clients hold no buffer: wait for data first, then borrow one.
+        in_.release();
+        if (co_await client_.wait_readable()) co_return;
+      }
       auto [ec, n] = co_await client_.read_some(in_.prepare());
       if (ec || n == 0) co_return;
       in_.commit(n);
