@@ -13,7 +13,7 @@ echo "clang-format: $(echo "$files" | wc -w) files clean"
 if [ "${2:-}" = "--all" ]; then
   tidy_files=$(git ls-files 'src/*.cc')
 else
-  tidy_files=$(git ls-files 'src/protocol/*.cc' 'src/config/*.cc' 'src/stats/*.cc')
+  tidy_files=$(git ls-files 'src/protocol/*.cc' 'src/config/*.cc' 'src/stats/*.cc' 'src/router/*.cc')
 fi
 if ! out=$(clang-tidy -p "$BUILD_DIR" --quiet --extra-arg=-DASIO_HAS_CO_AWAIT --extra-arg=-DASIO_HAS_STD_COROUTINE --warnings-as-errors='*' $tidy_files 2>&1); then
   echo "$out" | grep -E "warning:|error:" -A 3

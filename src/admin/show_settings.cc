@@ -195,6 +195,8 @@ constexpr Setting kSettings[] = {
     {"server_reset_query_always", [](C c) { return boolean(c.server_reset_query_always); }, true},
     {"server_check_query", [](C c) { return c.server_check_query; }, true},
     {"server_check_delay", [](C c) { return duration(c.server_check_delay); }, true},
+    {"max_prepared_statements", [](C c) { return std::to_string(c.max_prepared_statements); },
+     true},
     {"auth_type", [](C c) { return config::to_string(c.auth.type); }, true},
     {"auth_file", [](C c) { return c.auth.auth_file; }, true},
     {"auth_query", [](C c) { return c.auth.auth_query; }, true},

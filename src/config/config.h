@@ -92,6 +92,10 @@ struct Config {
   std::string server_reset_query = "DISCARD ALL";
   bool server_reset_query_always = false;
   std::string server_check_query = "SELECT 1";
+  // Protocol-level prepared statements kept per server connection in transaction mode
+  // (least recently used are closed); 0 = relay them untouched (they then only work in
+  // session mode).
+  int max_prepared_statements = 200;
   Millis server_check_delay{30000};
 
   // [auth]

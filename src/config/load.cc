@@ -283,6 +283,10 @@ std::vector<Loader::Field> Loader::pool_fields(Config& c) const {
        [&](auto& v, auto& k) { c.server_reset_query_always = boolean(v, k); }},
       {"server_check_query", [&](auto& v, auto& k) { c.server_check_query = string(v, k); }},
       {"server_check_delay", dur(c.server_check_delay, true)},
+      {"max_prepared_statements",
+       [&](auto& v, auto& k) {
+         c.max_prepared_statements = static_cast<int>(integer(v, k, kMaxPreparedStatementsRange));
+       }},
   };
 }
 

@@ -39,6 +39,15 @@ awaitable<std::error_code> Stream::write_all(asio::const_buffer buf) {
   co_return ec;
 }
 
+awaitable<std::error_code> Stream::write_all(const std::vector<asio::const_buffer>& bufs) {
+  if (tls_) {
+    auto [ec, n] = co_await asio::async_write(*tls_, bufs, kNoThrow);
+    co_return ec;
+  }
+  auto [ec, n] = co_await asio::async_write(socket_, bufs, kNoThrow);
+  co_return ec;
+}
+
 void Stream::rebind(const asio::any_io_executor& ex) {
   if (!socket_.is_open() || socket_.get_executor() == ex) return;
   std::error_code ec;

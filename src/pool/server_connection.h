@@ -18,6 +18,7 @@
 #include "config/config.h"
 #include "net/read_buffer.h"
 #include "net/stream.h"
+#include "pool/statement_cache.h"
 #include "protocol/reader.h"
 #include "protocol/scram.h"
 
@@ -60,6 +61,7 @@ class ServerConnection {
   protocol::BackendKey key;
   std::map<std::string, std::string> params;  // last ParameterStatus values, plus extras
   std::set<std::string> extra_params;         // non-reported parameters the proxy SET
+  ServerStatementCache statements;            // prepared statements (transaction mode)
   std::string params_fingerprint;  // the client parameters it was last synced to ("" = unknown)
   char tx_status = 'I';
   Clock::time_point created = Clock::now();

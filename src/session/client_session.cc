@@ -14,6 +14,7 @@
 #include "session/cancel.h"
 #include "session/client_auth.h"
 #include "session/session_params.h"
+#include "session/splicer.h"
 #include "session/worker_sessions.h"
 
 namespace sluice::session {
@@ -62,6 +63,7 @@ ClientSession::ClientSession(server::ProxyContext& ctx, net::tcp::socket socket)
       client_(std::move(socket)),
       pump_done_(client_.socket().get_executor()),
       pump_wakeup_(client_.socket().get_executor()),
+      client_write_free_(client_.socket().get_executor()),
       client_scan_(cfg_->max_message_size),
       server_scan_(cfg_->max_message_size) {
   max_message_size_ = cfg_->max_message_size;
@@ -265,6 +267,10 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   if (auth.client_key && auth.server_key)
     pool_->learn_scram_keys(*auth.client_key, *auth.server_key);
   mode_ = cfg_->pool_settings_for(*db).pool_mode;
+  if (mode_ == config::PoolMode::kTransaction && cfg_->max_prepared_statements > 0) {
+    prepared_ =
+        std::make_unique<PreparedStatements>(static_cast<size_t>(cfg_->max_prepared_statements));
+  }
   info_->server_host = db->host;
   info_->server_port = db->port;
 
@@ -297,9 +303,62 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   co_return !(co_await client_.write_all(asio::buffer(out)));
 }
 
+bool ClientSession::transaction_idle_between_leases() const {
+  return pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' && !client_scan_.mid_message();
+}
+
 bool ClientSession::transaction_idle() const {
   return pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' &&
-         !client_scan_.mid_message() && in_.empty();
+         !client_scan_.mid_message() && in_.empty() && (!prepared_ || prepared_->idle());
+}
+
+namespace {
+
+bool is_statement_message(char type) {
+  return type == 'P' || type == 'B' || type == 'D' || type == 'C';
+}
+
+// Server responses the prepared-statement tracker must see whole: completions of
+// requests, and the small ones it may drop.
+bool is_completion(char type) {
+  switch (type) {
+    case '1':
+    case '2':
+    case '3':
+    case 'T':
+    case 'n':
+    case 'C':
+    case 'I':
+    case 's':
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+void ClientSession::count_client_message(char type) {
+  switch (type) {
+    case 'Q':
+    case 'F':
+      if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
+      break;
+    case 'S':
+      if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
+      extended_open_ = false;
+      break;
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'C':
+    case 'H':
+      extended_open_ = true;
+      break;
+    default:
+      break;
+  }
 }
 
 asio::awaitable<void> ClientSession::relay() {
@@ -319,32 +378,39 @@ asio::awaitable<void> ClientSession::relay() {
     }
     need_read = true;
     last_client_activity_ = pool::Clock::now();
+    if (prepared_ && !server_ && transaction_idle_between_leases()) {
+      std::string answers;
+      if (prepared_->answer_prepare_batch(in_.data(), answers)) {
+        in_.consume(in_.size());
+        const std::vector<asio::const_buffer> bufs{asio::buffer(answers)};
+        if (co_await write_client(bufs)) co_return;
+        continue;
+      }
+    }
+    // Statement names are rewritten for the server at hand, so it must be known first.
+    if (prepared_ && !server_ && in_.size() >= protocol::kHeaderSize && in_.data()[0] != 'X') {
+      if (!co_await ensure_server()) co_return;
+    }
     bool terminate = false;
+    Splicer splice(in_.data());
+    const bool track = prepared_ != nullptr;
     ScanResult scan = client_scan_.scan(
-        in_.data(), [](char) { return false; },
-        [&](char type, std::span<const uint8_t>, bool) {
-          switch (type) {
-            case 'X':
-              terminate = true;
-              return ScanAction::kStopBefore;
-            case 'Q':
-            case 'F':
-              if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
-              break;
-            case 'S':
-              if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
-              extended_open_ = false;
-              break;
-            case 'P':
-            case 'B':
-            case 'D':
-            case 'E':
-            case 'C':
-            case 'H':
-              extended_open_ = true;
-              break;
-            default:
-              break;
+        in_.data(), [track](char type) { return track && is_statement_message(type); },
+        [&](char type, std::span<const uint8_t> body, bool complete, size_t offset) {
+          if (type == 'X') {
+            terminate = true;
+            return ScanAction::kStopBefore;
+          }
+          count_client_message(type);
+          if (track && server_) {
+            std::string rewritten;
+            if (complete && is_statement_message(type) &&
+                prepared_->rewrite(type, body, server_->statements, rewritten)) {
+              splice.replace(offset, offset + protocol::kHeaderSize + body.size(),
+                             std::move(rewritten));
+            } else {
+              prepared_->note_request(type);
+            }
           }
           return ScanAction::kForward;
         });
@@ -356,17 +422,44 @@ asio::awaitable<void> ClientSession::relay() {
     if (scan.forward > 0) {
       if (!server_ && !co_await ensure_server()) co_return;
       pool_->stats().add_received(scan.forward);
-      if (auto ec =
-              co_await server_->stream.write_all(asio::buffer(in_.data().data(), scan.forward))) {
+      std::vector<asio::const_buffer> plain;
+      if (!splice.edited()) plain.emplace_back(in_.data().data(), scan.forward);
+      const auto& bufs = splice.edited() ? splice.finish(scan.forward) : plain;
+      const std::error_code ec = co_await server_->stream.write_all(bufs);
+      if (ec) {
         if (server_) server_->broken = true;
         co_await stop_server_pump();
         co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
         co_return;
       }
       in_.consume(scan.forward);
+      if (track) {
+        // Answers the proxy owes with nothing still pending before them (a Parse of a
+        // statement the server has, then Flush) go out now.
+        std::string answers;
+        prepared_->take_ready_answers(answers);
+        if (!answers.empty()) {
+          const std::vector<asio::const_buffer> bufs{asio::buffer(answers)};
+          if (co_await write_client(bufs)) co_return;
+        }
+      }
     }
     if (terminate) co_return;
   }
+}
+
+asio::awaitable<std::error_code> ClientSession::write_client(
+    const std::vector<asio::const_buffer>& bufs) {
+  // The relay and the pump may both answer the client: one write at a time.
+  while (client_writing_) {
+    client_write_free_.expires_at(pool::Clock::time_point::max());
+    co_await client_write_free_.async_wait(kNoThrow);
+  }
+  client_writing_ = true;
+  const std::error_code ec = co_await client_.write_all(bufs);
+  client_writing_ = false;
+  client_write_free_.cancel();
+  co_return ec;
 }
 
 asio::awaitable<bool> ClientSession::ensure_server() {
@@ -425,7 +518,9 @@ asio::awaitable<bool> ClientSession::sync_parameters() {
 
 asio::awaitable<void> ClientSession::server_pump() {
   bool release = false;
-  while (server_ && !release) {
+  // closing_ is checked before every read: a stop requested before the first read was
+  // issued had nothing to cancel.
+  while (server_ && !release && !closing_) {
     pool::ServerConnection& server = *server_;
     {
       auto [ec, n] = co_await server.stream.read_some(server.in.prepare());
@@ -445,9 +540,14 @@ asio::awaitable<void> ClientSession::server_pump() {
       server.in.commit(n);
     }
     bool saw_idle_rfq = false;
+    const bool track = prepared_ != nullptr;
+    Splicer splice(server.in.data());
     ScanResult scan = server_scan_.scan(
-        server.in.data(), [](char type) { return type == 'Z' || type == 'S' || type == 'E'; },
-        [&](char type, std::span<const uint8_t> body, bool) {
+        server.in.data(),
+        [track](char type) {
+          return type == 'Z' || type == 'S' || type == 'E' || (track && is_completion(type));
+        },
+        [&](char type, std::span<const uint8_t> body, bool, size_t offset) {
           saw_idle_rfq = false;
           if (type == 'Z' && !body.empty()) {
             tx_status_ = static_cast<char>(body[0]);
@@ -473,6 +573,16 @@ asio::awaitable<void> ClientSession::server_pump() {
               }
             }
           }
+          if (track) {
+            bool forward = true;
+            std::string before;
+            std::string after;
+            prepared_->on_server_message(type, server.statements, forward, before, after);
+            const size_t end = offset + protocol::kHeaderSize + body.size();
+            if (!before.empty()) splice.insert(offset, std::move(before));
+            if (!forward) splice.drop(offset, end);
+            if (!after.empty()) splice.insert(end, std::move(after));
+          }
           return ScanAction::kForward;
         });
     if (scan.error) {
@@ -483,12 +593,16 @@ asio::awaitable<void> ClientSession::server_pump() {
     }
     if (scan.forward > 0) {
       pool_->stats().add_sent(scan.forward);
-      if (co_await client_.write_all(asio::buffer(server.in.data().data(), scan.forward))) {
-        server.in.consume(scan.forward);
+      // (No co_await inside ?: or on braced temporaries: GCC 12 miscompiles those.)
+      std::vector<asio::const_buffer> plain;
+      if (!splice.edited()) plain.emplace_back(server.in.data().data(), scan.forward);
+      const auto& bufs = splice.edited() ? splice.finish(scan.forward) : plain;
+      const std::error_code ec = co_await write_client(bufs);
+      server.in.consume(scan.forward);
+      if (ec) {
         client_.close();  // the client is gone; run() sees that and cleans up
         break;
       }
-      server.in.consume(scan.forward);
     }
     // Transaction mode: the lease ends at the transaction's end when nothing else is
     // under way on either side.
@@ -504,6 +618,7 @@ asio::awaitable<void> ClientSession::server_pump() {
 
 void ClientSession::release_server() {
   if (!server_) return;
+  if (prepared_) prepared_->reset_pending();
   info_->server_pid.store(0, std::memory_order_relaxed);
   info_->server_id.store(0, std::memory_order_relaxed);
   set_state(ClientState::kIdle);
@@ -555,6 +670,7 @@ asio::awaitable<void> ClientSession::finish() {
     for (const auto& name : server_->extra_params) server_->params.erase(name);
     server_->extra_params.clear();
     server_->params_fingerprint.clear();
+    server_->statements.clear();  // DISCARD ALL dropped them too
   }
   release_server();
 }

@@ -21,6 +21,7 @@
 #include "server/context.h"
 #include "session/client_registry.h"
 #include "session/message_scanner.h"
+#include "session/prepared_statements.h"
 
 namespace sluice::session {
 
@@ -42,6 +43,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<bool> login_admin(const protocol::StartupPacket& startup);
   asio::awaitable<void> forward_cancel(const protocol::StartupPacket& packet);
   asio::awaitable<void> relay();
+  void count_client_message(char type);
+  asio::awaitable<std::error_code> write_client(const std::vector<asio::const_buffer>& bufs);
   asio::awaitable<bool> ensure_server();
   asio::awaitable<bool> sync_parameters();
   asio::awaitable<void> server_pump_loop();
@@ -50,6 +53,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> finish();
   void release_server();
   bool transaction_idle() const;
+  // No conversation with a server under way (nothing sent, nothing owed).
+  bool transaction_idle_between_leases() const;
   asio::awaitable<void> fatal(std::string_view sqlstate, std::string_view message);
   // Sends a FATAL error and closes, from outside the session's coroutines (timeouts).
   void disconnect_later(std::string_view sqlstate, std::string_view message);
@@ -69,6 +74,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::steady_timer pump_done_;    // cancelled when server_pump() exits
   asio::steady_timer pump_wakeup_;  // cancelled when a lease starts (pump_running_ set)
   bool pump_loop_exit_ = false;
+  bool client_writing_ = false;           // write_client() in progress
+  asio::steady_timer client_write_free_;  // cancelled when it ends
   bool closing_ = false;
   bool disconnecting_ = false;  // a timeout is closing the session
 
@@ -86,7 +93,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Session parameters the client wants (startup values, then what the server reports
   // after the client's SET), re-applied on whichever server connection it gets.
   std::map<std::string, std::string> wanted_params_;
-  std::string wanted_fingerprint_;  // params_fingerprint(wanted_params_)
+  std::unique_ptr<PreparedStatements> prepared_;  // transaction mode only
+  std::string wanted_fingerprint_;                // params_fingerprint(wanted_params_)
 };
 
 }  // namespace sluice::session

@@ -27,8 +27,9 @@ class MessageScanner {
   explicit MessageScanner(size_t max_message_size) : max_message_size_(max_message_size) {}
 
   // `inspect(type)` tells whether a message type must be complete before `on_message`
-  // sees it. `on_message(type, body, complete)` gets the whole body when complete, else
-  // an empty span. Returns how much of `data` can be forwarded now.
+  // sees it. `on_message(type, body, complete, offset)` gets the whole body when
+  // complete, else an empty span, and the message's offset in `data`. Returns how much
+  // of `data` can be forwarded now.
   template <typename Inspect, typename OnMessage>
   ScanResult scan(std::span<const uint8_t> data, Inspect inspect, OnMessage on_message) {
     ScanResult r;
@@ -56,7 +57,7 @@ class MessageScanner {
       if (inspect(type) && !complete) break;
       const auto body =
           complete ? data.subspan(pos + kHeader, total - kHeader) : std::span<const uint8_t>();
-      if (on_message(type, body, complete) == ScanAction::kStopBefore) {
+      if (on_message(type, body, complete, pos) == ScanAction::kStopBefore) {
         r.stopped = true;
         break;
       }

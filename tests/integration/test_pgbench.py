@@ -1,5 +1,5 @@
 """pgbench through the proxy in transaction mode with 4x more clients than server
-connections, in simple and extended protocol; results must match a direct run."""
+connections, in simple, extended and prepared protocol; results must match a direct run."""
 import pytest
 
 from conftest import APP_DB, APP_USER
@@ -53,7 +53,7 @@ def bank_invariants(pg):
                    (SELECT count(*) FROM pgbench_history)""", dbname=APP_DB)[0]
 
 
-@pytest.mark.parametrize("protocol", ["simple", "extended"])
+@pytest.mark.parametrize("protocol", ["simple", "extended", "prepared"])
 def test_tpcb_through_proxy(pgbench_db, sluice, protocol):
     pg = pgbench_db
     history_before = bank_invariants(pg)[4]
@@ -87,7 +87,7 @@ def run_counters(pg, port, protocol, script_path):
     return pg.psql(CHECKSUM_SQL, dbname=APP_DB)
 
 
-@pytest.mark.parametrize("protocol", ["simple", "extended"])
+@pytest.mark.parametrize("protocol", ["simple", "extended", "prepared"])
 def test_same_results_as_direct(pg, sluice, tmp_path, protocol):
     script = tmp_path / "counter.sql"
     script.write_text(COUNTER_SCRIPT)

@@ -26,12 +26,13 @@ ADMIN_DB = "sluice"
 
 IDLE_CLIENTS = 10_000
 IDLE_POOL_SIZE = 10
-# Bound on the proxy's VmRSS with IDLE_CLIENTS logged-in idle clients: the budget,
-# 64 MiB base + 10 KiB per idle client (~162 MiB). Measured on this 2-core machine
-# (RelWithDebInfo build, workers = 2): see the test's printed line for the current value.
-IDLE_RSS_BASE_KB = 64 * 1024
-IDLE_RSS_PER_CLIENT_KB = 10
-IDLE_RSS_LIMIT_KB = IDLE_RSS_BASE_KB + IDLE_RSS_PER_CLIENT_KB * IDLE_CLIENTS
+# The memory budget for idle clients: 64 MiB base + 10 KiB per idle client (~162 MiB for
+# 10,000). Never loosen the bound below beyond it: reduce the proxy's memory instead.
+IDLE_RSS_BUDGET_KB = 64 * 1024 + 10 * IDLE_CLIENTS
+# Bound on the proxy's VmRSS with IDLE_CLIENTS logged-in idle clients: ~1.5x what it measured
+# on this 2-core machine (RelWithDebInfo, workers = 2, Nov 2026): ~11 MiB at start, ~71 MiB
+# with 10,000 idle clients (~6 KiB per client); ~84 MiB after each has run one query.
+IDLE_RSS_LIMIT_KB = min(108 * 1024, IDLE_RSS_BUDGET_KB)
 # Each process (this one: IDLE_CLIENTS sockets; the proxy: IDLE_CLIENTS clients plus its
 # pool, listeners, epoll...) needs this many descriptors; the proxy inherits our limit.
 NOFILE_NEEDED = IDLE_CLIENTS + 1_000
@@ -306,11 +307,14 @@ def test_10000_idle_clients_bounded_memory(pg, sluice, many_files):
                                        dbname=APP_DB)) as sock:
         assert wire.simple_query(sock, "SELECT 2") == [("2",)]
     assert proxy.alive()
-    assert time.monotonic() - started < 90
+    assert time.monotonic() - started < 60, "the test is meant to take well under a minute"
     assert rss_idle_kb < IDLE_RSS_LIMIT_KB, (
         f"proxy VmRSS {rss_idle_kb} kB with {IDLE_CLIENTS} idle clients "
         f"({per_client_kb:.2f} kB per client over the {rss_start_kb} kB at start) exceeds "
         f"the bound of {IDLE_RSS_LIMIT_KB} kB")
+    assert rss_after_kb < IDLE_RSS_BUDGET_KB, (
+        f"proxy VmRSS {rss_after_kb} kB after one query on each of {IDLE_CLIENTS} clients "
+        f"exceeds the budget of {IDLE_RSS_BUDGET_KB} kB")
 
 
 # -- SHOW POOLS over the wire ------------------------------------------------------------------

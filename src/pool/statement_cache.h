@@ -1,0 +1,49 @@
+// The prepared statements one server connection holds (by their server-side names),
+// least recently used first. Owned by its ServerConnection; used by whoever leases it.
+#pragma once
+
+#include <list>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+namespace sluice::pool {
+
+class ServerStatementCache {
+ public:
+  bool contains(const std::string& name) const { return index_.count(name) > 0; }
+  void touch(const std::string& name) {
+    auto it = index_.find(name);
+    if (it != index_.end()) order_.splice(order_.end(), order_, it->second);
+  }
+  // Adds `name`; returns the least recently used name evicted to stay within `capacity`.
+  std::optional<std::string> add(const std::string& name, size_t capacity) {
+    if (contains(name)) {
+      touch(name);
+      return std::nullopt;
+    }
+    order_.push_back(name);
+    index_[name] = std::prev(order_.end());
+    if (index_.size() <= capacity) return std::nullopt;
+    std::string victim = order_.front();
+    remove(victim);
+    return victim;
+  }
+  void remove(const std::string& name) {
+    auto it = index_.find(name);
+    if (it == index_.end()) return;
+    order_.erase(it->second);
+    index_.erase(it);
+  }
+  void clear() {
+    order_.clear();
+    index_.clear();
+  }
+  size_t size() const { return index_.size(); }
+
+ private:
+  std::list<std::string> order_;  // front = least recently used
+  std::unordered_map<std::string, std::list<std::string>::iterator> index_;
+};
+
+}  // namespace sluice::pool

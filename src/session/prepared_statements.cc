@@ -1,0 +1,240 @@
+#include "session/prepared_statements.h"
+
+#include <openssl/evp.h>
+
+#include <utility>
+#include <vector>
+
+#include "protocol/builder.h"
+#include "protocol/frame.h"
+#include "protocol/reader.h"
+
+namespace sluice::session {
+
+namespace {
+
+constexpr size_t kServerNameHashBytes = 16;  // 128 bits: collisions are not a concern
+
+// "sluice_" + hex of a hash of query text and parameter types.
+std::string server_statement_name(const std::string& query, const std::string& param_types) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  EVP_DigestUpdate(ctx, query.data(), query.size());
+  EVP_DigestUpdate(ctx, "\0", 1);
+  EVP_DigestUpdate(ctx, param_types.data(), param_types.size());
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string name = "sluice_";
+  for (size_t i = 0; i < kServerNameHashBytes; ++i) {
+    name += kHex[digest[i] >> 4];
+    name += kHex[digest[i] & 0xF];
+  }
+  return name;
+}
+
+std::string parse_message(const std::string& name, const std::string& query,
+                          const std::string& param_types) {
+  std::string out;
+  protocol::MessageWriter(out).begin('P').cstr(name).cstr(query).raw(param_types).end();
+  return out;
+}
+
+std::string close_statement_message(const std::string& name) {
+  std::string out;
+  protocol::MessageWriter(out).begin('C').byte('S').cstr(name).end();
+  return out;
+}
+
+std::string bare_message(char type) {
+  std::string out;
+  protocol::MessageWriter(out).begin(type).end();
+  return out;
+}
+
+// Whether `response` completes a request of type `request` (errors are handled apart).
+bool completes(char request, char response) {
+  switch (request) {
+    case 'P':
+      return response == '1';
+    case 'B':
+      return response == '2';
+    case 'D':
+      return response == 'T' || response == 'n';
+    case 'E':
+      return response == 'C' || response == 'I' || response == 's';
+    case 'C':
+      return response == '3';
+    case 'S':
+    case 'Q':
+    case 'F':
+      return response == 'Z';
+    default:
+      return false;
+  }
+}
+
+bool is_extended(char request) {
+  return request == 'P' || request == 'B' || request == 'D' || request == 'E' || request == 'C';
+}
+
+}  // namespace
+
+void PreparedStatements::ensure_prepared(const Statement& st, pool::ServerStatementCache& server,
+                                         std::string& out) {
+  if (server.contains(st.server_name)) {
+    server.touch(st.server_name);
+    return;
+  }
+  if (auto evicted = server.add(st.server_name, max_per_server_)) {
+    out += close_statement_message(*evicted);
+    pending_.push_back({'C', ResponseRoute::kSwallow, {}, {}, {}});
+  }
+  out += parse_message(st.server_name, st.query, st.param_types);
+  pending_.push_back({'P', ResponseRoute::kSwallow, {}, st.server_name, {}});
+}
+
+bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCache& server,
+                                 std::string& out) {
+  protocol::BodyReader r(body);
+  switch (type) {
+    case 'P': {
+      std::string name(r.cstr());
+      std::string query(r.cstr());
+      std::string types(r.rest());
+      if (!r.ok() || name.empty()) return false;
+      Statement st{std::move(query), std::move(types), {}};
+      st.server_name = server_statement_name(st.query, st.param_types);
+      const Statement& saved = statements_[name] = std::move(st);
+      if (server.contains(saved.server_name)) {
+        server.touch(saved.server_name);
+        pending_.push_back({'P', ResponseRoute::kAnswer, bare_message('1'), {}, {}});
+        return true;
+      }
+      if (auto evicted = server.add(saved.server_name, max_per_server_)) {
+        out += close_statement_message(*evicted);
+        pending_.push_back({'C', ResponseRoute::kSwallow, {}, {}, {}});
+      }
+      out += parse_message(saved.server_name, saved.query, saved.param_types);
+      pending_.push_back({'P', ResponseRoute::kForward, {}, saved.server_name, name});
+      return true;
+    }
+    case 'B': {
+      std::string portal(r.cstr());
+      std::string name(r.cstr());
+      std::string rest(r.rest());
+      if (!r.ok() || name.empty()) return false;
+      auto it = statements_.find(name);
+      if (it == statements_.end()) return false;  // the server reports the unknown name
+      ensure_prepared(it->second, server, out);
+      protocol::MessageWriter(out)
+          .begin('B')
+          .cstr(portal)
+          .cstr(it->second.server_name)
+          .raw(rest)
+          .end();
+      pending_.push_back({'B', ResponseRoute::kForward, {}, {}, {}});
+      return true;
+    }
+    case 'D': {
+      const char kind = static_cast<char>(r.u8());
+      std::string name(r.cstr());
+      if (!r.ok() || kind != 'S' || name.empty()) return false;
+      auto it = statements_.find(name);
+      if (it == statements_.end()) return false;
+      ensure_prepared(it->second, server, out);
+      protocol::MessageWriter(out).begin('D').byte('S').cstr(it->second.server_name).end();
+      pending_.push_back({'D', ResponseRoute::kForward, {}, {}, {}});
+      return true;
+    }
+    case 'C': {
+      const char kind = static_cast<char>(r.u8());
+      std::string name(r.cstr());
+      if (!r.ok() || kind != 'S' || name.empty()) return false;
+      // Other clients may share the server-side statement: only the client's name goes.
+      statements_.erase(name);
+      pending_.push_back({'C', ResponseRoute::kAnswer, bare_message('3'), {}, {}});
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+bool PreparedStatements::answer_prepare_batch(Bytes data, std::string& answers) {
+  std::vector<std::pair<std::string, Statement>> batch;
+  size_t pos = 0;
+  bool synced = false;
+  while (pos + protocol::kHeaderSize <= data.size() && !synced) {
+    const char type = static_cast<char>(data[pos]);
+    protocol::BodyReader header(data.subspan(pos + 1, 4));
+    const auto len = static_cast<size_t>(static_cast<uint32_t>(header.i32()));
+    if (len < 4 || pos + 1 + len > data.size()) return false;
+    const Bytes body = data.subspan(pos + protocol::kHeaderSize, len - 4);
+    pos += 1 + len;
+    if (type == 'S') {
+      synced = true;
+    } else if (type == 'P') {
+      protocol::BodyReader r(body);
+      std::string name(r.cstr());
+      std::string query(r.cstr());
+      std::string types(r.rest());
+      if (!r.ok() || name.empty()) return false;
+      Statement st{std::move(query), std::move(types), {}};
+      st.server_name = server_statement_name(st.query, st.param_types);
+      batch.emplace_back(std::move(name), std::move(st));
+    } else if (type != 'H') {
+      return false;
+    }
+  }
+  if (!synced || pos != data.size() || batch.empty() || !pending_.empty()) return false;
+  for (auto& [name, st] : batch) {
+    statements_[name] = std::move(st);
+    answers += bare_message('1');
+  }
+  protocol::append_ready_for_query(answers, 'I');
+  return true;
+}
+
+void PreparedStatements::note_request(char type) {
+  if (completes(type, 'Z') || is_extended(type)) {
+    pending_.push_back({type, ResponseRoute::kForward, {}, {}, {}});
+  }
+}
+
+void PreparedStatements::take_ready_answers(std::string& out) {
+  while (!pending_.empty() && pending_.front().route == ResponseRoute::kAnswer) {
+    out += pending_.front().answer;
+    pending_.pop_front();
+  }
+}
+
+void PreparedStatements::drop_until_sync(pool::ServerStatementCache& server) {
+  // After an error the server skips every extended-protocol message up to Sync: none of
+  // them will be answered, and statements they would have created do not exist.
+  while (!pending_.empty() && pending_.front().type != 'S') {
+    const PendingRequest& p = pending_.front();
+    if (p.type == 'P' && !p.server_statement.empty()) server.remove(p.server_statement);
+    if (!p.client_statement.empty()) statements_.erase(p.client_statement);
+    pending_.pop_front();
+  }
+}
+
+void PreparedStatements::on_server_message(char type, pool::ServerStatementCache& server,
+                                           bool& forward, std::string& before, std::string& after) {
+  take_ready_answers(before);
+  forward = true;
+  if (type == 'N' || type == 'S' || type == 'A' || pending_.empty()) return;
+  const PendingRequest& front = pending_.front();
+  if (type == 'E') {
+    if (is_extended(front.type)) drop_until_sync(server);
+  } else {
+    forward = front.route != ResponseRoute::kSwallow;
+    if (completes(front.type, type)) pending_.pop_front();
+  }
+  take_ready_answers(after);
+}
+
+}  // namespace sluice::session

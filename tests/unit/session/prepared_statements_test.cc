@@ -1,0 +1,180 @@
+#include "session/prepared_statements.h"
+
+#include <gtest/gtest.h>
+
+#include "protocol/builder.h"
+#include "protocol/frame.h"
+
+namespace sluice::session {
+namespace {
+
+using Bytes = std::span<const uint8_t>;
+
+Bytes bytes(const std::string& s) { return {reinterpret_cast<const uint8_t*>(s.data()), s.size()}; }
+
+// Body (no header) of a client message.
+std::string parse_body(const std::string& name, const std::string& query) {
+  std::string out;
+  protocol::MessageWriter(out).begin('P').cstr(name).cstr(query).i16(0).end();
+  return out.substr(protocol::kHeaderSize);
+}
+std::string bind_body(const std::string& name) {
+  std::string out;
+  protocol::MessageWriter(out).begin('B').cstr("").cstr(name).i16(0).i16(0).i16(0).end();
+  return out.substr(protocol::kHeaderSize);
+}
+std::string close_body(const std::string& name) {
+  std::string out;
+  protocol::MessageWriter(out).begin('C').byte('S').cstr(name).end();
+  return out.substr(protocol::kHeaderSize);
+}
+
+// Message types found in a byte string of whole messages.
+std::string types_of(const std::string& wire) {
+  std::string types;
+  size_t pos = 0;
+  while (pos < wire.size()) {
+    auto f = protocol::peek_message(bytes(wire).subspan(pos), 1 << 20);
+    if (f.status != protocol::FrameStatus::kMessage) return types + "?";
+    types += f.type;
+    pos += f.size;
+  }
+  return types;
+}
+
+struct Routed {
+  bool forward;
+  std::string before;
+  std::string after;
+};
+Routed route(PreparedStatements& ps, pool::ServerStatementCache& cache, char type) {
+  Routed r{};
+  ps.on_server_message(type, cache, r.forward, r.before, r.after);
+  return r;
+}
+
+TEST(PreparedStatements, FirstParseGoesToServerUnderASharedName) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("s1", "SELECT 1")), cache, out));
+  EXPECT_EQ(types_of(out), "P");
+  EXPECT_NE(out.find("sluice_"), std::string::npos);
+  EXPECT_EQ(out.find("s1"), std::string::npos);
+  EXPECT_EQ(cache.size(), 1u);
+  ps.note_request('S');
+  EXPECT_TRUE(route(ps, cache, '1').forward);  // the client's own ParseComplete
+  EXPECT_TRUE(route(ps, cache, 'Z').forward);
+  EXPECT_TRUE(ps.idle());
+}
+
+TEST(PreparedStatements, SecondClientWithSameTextIsAnsweredLocally) {
+  pool::ServerStatementCache cache;
+  PreparedStatements a(10), b(10);
+  std::string out;
+  ASSERT_TRUE(a.rewrite('P', bytes(parse_body("x", "SELECT 2")), cache, out));
+  out.clear();
+  ASSERT_TRUE(b.rewrite('P', bytes(parse_body("other_name", "SELECT 2")), cache, out));
+  EXPECT_TRUE(out.empty());  // nothing for the server
+  std::string answers;
+  b.take_ready_answers(answers);
+  EXPECT_EQ(types_of(answers), "1");
+}
+
+TEST(PreparedStatements, BindOnAServerWithoutTheStatementPreparesItFirst) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache first, second;
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("s1", "SELECT 3")), first, out));
+  ps.note_request('S');
+  route(ps, first, '1');
+  route(ps, first, 'Z');
+  out.clear();
+  ASSERT_TRUE(ps.rewrite('B', bytes(bind_body("s1")), second, out));
+  EXPECT_EQ(types_of(out), "PB");  // a Parse of our own, then the rewritten Bind
+  ps.note_request('E');
+  ps.note_request('S');
+  Routed parsed = route(ps, second, '1');
+  EXPECT_FALSE(parsed.forward);  // the client never asked for this ParseComplete
+  EXPECT_TRUE(route(ps, second, '2').forward);
+  EXPECT_TRUE(route(ps, second, 'C').forward);
+  EXPECT_TRUE(route(ps, second, 'Z').forward);
+  EXPECT_TRUE(ps.idle());
+  EXPECT_EQ(second.size(), 1u);
+}
+
+TEST(PreparedStatements, AnswersKeepTheirPlaceAmongServerResponses) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("s1", "SELECT 4")), cache, out));
+  ps.note_request('S');
+  out.clear();
+  // Pipelined: Bind s1, Close s1 (answered by the proxy), Sync.
+  ASSERT_TRUE(ps.rewrite('B', bytes(bind_body("s1")), cache, out));
+  ASSERT_TRUE(ps.rewrite('C', bytes(close_body("s1")), cache, out));
+  ps.note_request('S');
+  std::string early;
+  ps.take_ready_answers(early);
+  EXPECT_TRUE(early.empty());  // the CloseComplete must wait for the responses before it
+  route(ps, cache, '1');
+  route(ps, cache, 'Z');
+  Routed bound = route(ps, cache, '2');
+  EXPECT_EQ(types_of(bound.after), "3");  // right after BindComplete, before ReadyForQuery
+  EXPECT_TRUE(route(ps, cache, 'Z').forward);
+  EXPECT_TRUE(ps.idle());
+}
+
+TEST(PreparedStatements, ErrorSkipsToSyncAndForgetsFailedStatements) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("bad", "SELEC nonsense")), cache, out));
+  ASSERT_TRUE(ps.rewrite('B', bytes(bind_body("bad")), cache, out));
+  ps.note_request('E');
+  ps.note_request('S');
+  EXPECT_TRUE(route(ps, cache, 'E').forward);  // errors always reach the client
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_TRUE(route(ps, cache, 'Z').forward);
+  EXPECT_TRUE(ps.idle());
+  out.clear();
+  // The failed statement is gone: a later Bind of it is relayed for the server to refuse.
+  EXPECT_FALSE(ps.rewrite('B', bytes(bind_body("bad")), cache, out));
+}
+
+TEST(PreparedStatements, CacheEvictsLeastRecentlyUsedWithAClose) {
+  PreparedStatements ps(2);
+  pool::ServerStatementCache cache;
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("a", "SELECT 'a'")), cache, out));
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("b", "SELECT 'b'")), cache, out));
+  out.clear();
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("c", "SELECT 'c'")), cache, out));
+  EXPECT_EQ(types_of(out), "CP");
+  EXPECT_EQ(cache.size(), 2u);
+}
+
+TEST(PreparedStatements, PrepareOnlyBatchIsAnsweredWithoutAServer) {
+  PreparedStatements ps(10);
+  std::string batch;
+  protocol::MessageWriter(batch).begin('P').cstr("s1").cstr("SELECT 5").i16(0).end();
+  protocol::append_sync(batch);
+  std::string answers;
+  ASSERT_TRUE(ps.answer_prepare_batch(bytes(batch), answers));
+  EXPECT_EQ(types_of(answers), "1Z");
+  // The statement is known: binding it later prepares it on the server first.
+  pool::ServerStatementCache cache;
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('B', bytes(bind_body("s1")), cache, out));
+  EXPECT_EQ(types_of(out), "PB");
+
+  std::string with_bind = batch;
+  protocol::MessageWriter(with_bind).begin('B').cstr("").cstr("s1").i16(0).i16(0).i16(0).end();
+  PreparedStatements other(10);
+  answers.clear();
+  EXPECT_FALSE(other.answer_prepare_batch(bytes(with_bind), answers));
+  EXPECT_TRUE(answers.empty());
+}
+
+}  // namespace
+}  // namespace sluice::session
