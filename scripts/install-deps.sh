@@ -11,9 +11,12 @@ PACKAGES=(
   libspdlog-dev libfmt-dev libpg-query-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer
-  python3 python3-pytest python3-psycopg2 python3-psycopg
+  python3 python3-pytest python3-psycopg2 python3-psycopg nodejs
   procps iproute2 util-linux openssl
 )
+# npm for tests/integration/test_driver_node.py. NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm package, so ask for Debian's only when no npm is present.
+command -v npm >/dev/null 2>&1 || PACKAGES+=(npm)
 
 missing=()
 for pkg in "${PACKAGES[@]}"; do

@@ -69,6 +69,7 @@ constexpr Command kCommands[] = {
     {"SHOW CONFIG", "", Access::kStats, show<show_config>},
     {"SHOW LISTS", "", Access::kStats, show<show_lists>},
     {"SHOW VERSION", "", Access::kStats, show<show_version>},
+    {"SHOW PINS", "", Access::kStats, show<show_pins>},
     {"RELOAD", "", Access::kAdmin, reload_command},
     {"PAUSE", "[<db>]", Access::kAdmin, pause_command},
     {"RESUME", "[<db>]", Access::kAdmin, resume_command},

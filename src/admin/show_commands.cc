@@ -1,10 +1,12 @@
 #include "admin/show_commands.h"
 
 #include <algorithm>
+#include <array>
 #include <map>
 #include <utility>
 
 #include "admin/show_util.h"
+#include "router/statement_classifier.h"
 
 namespace sluice::admin {
 
@@ -194,6 +196,22 @@ void show_lists(server::ProxyContext& ctx, std::string& out) {
 
 void show_version(server::ProxyContext& /*ctx*/, std::string& out) {
   append_result(out, columns("s", {"version"}), {{text(kVersion)}});
+}
+
+void show_pins(server::ProxyContext& ctx, std::string& out) {
+  std::array<int64_t, router::kPinReasonCount> pinned{};
+  for (const auto& c : ctx.clients.all()) {
+    const uint8_t pins = c->pins.load(std::memory_order_relaxed);
+    for (size_t r = 0; r < pinned.size(); ++r) {
+      if (pins & (1u << r)) ++pinned[r];
+    }
+  }
+  std::vector<Row> rows;
+  for (size_t r = 0; r < pinned.size(); ++r) {
+    rows.push_back({text(router::to_string(static_cast<router::PinReason>(r))), num(pinned[r]),
+                    num(static_cast<int64_t>(ctx.pins_total[r].load()))});
+  }
+  append_result(out, columns("sii", {"reason", "clients", "total"}), rows);
 }
 
 }  // namespace sluice::admin

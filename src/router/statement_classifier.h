@@ -61,6 +61,8 @@ enum class UnpinAction : uint8_t {
   kDiscardAll,         // DISCARD ALL: every one of the above
 };
 
+inline constexpr size_t kPinReasonCount = 5;  // number of PinReason values
+
 std::string_view to_string(PinReason reason);
 std::string_view to_string(UnpinAction action);
 // Whether `action` releases every pin of `reason`.

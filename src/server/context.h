@@ -2,6 +2,7 @@
 // write it; everything else reads.
 #pragma once
 
+#include <array>
 #include <asio/ssl.hpp>
 #include <atomic>
 #include <functional>
@@ -35,6 +36,8 @@ class ProxyContext {
   pool::PoolManager pools;
   session::ClientRegistry clients;
   const int workers;
+  // Times a client got pinned, per router::PinReason (SHOW PINS).
+  std::array<std::atomic<uint64_t>, 5> pins_total{};
   const std::chrono::system_clock::time_point started = std::chrono::system_clock::now();
 
   // Set by the server runtime: stop everything (SHUTDOWN) / re-read the config file

@@ -10,6 +10,7 @@
 #include "net/no_throw.h"
 #include "protocol/builder.h"
 #include "protocol/reader.h"
+#include "router/statement_classifier.h"
 #include "session/auth_lookup.h"
 #include "session/cancel.h"
 #include "session/client_auth.h"
@@ -338,6 +339,46 @@ bool is_completion(char type) {
 
 }  // namespace
 
+namespace {
+
+constexpr size_t kClassifierCacheEntries = 4096;
+
+// The SQL text of a Query body ("" when malformed).
+std::string_view query_text(std::span<const uint8_t> body) {
+  protocol::BodyReader r(body);
+  const std::string_view sql = r.cstr();
+  return r.ok() ? sql : std::string_view();
+}
+
+// One memo of classified statements per worker thread (the cache is not thread-safe).
+router::ClassifierCache& classifier() {
+  thread_local router::ClassifierCache cache(kClassifierCacheEntries);
+  return cache;
+}
+
+}  // namespace
+
+void ClientSession::classify_statement(std::string_view sql) {
+  if (!router::might_matter(sql)) return;
+  const router::Classification& c = classifier().classify(sql);
+  uint8_t pins = pins_;
+  // Unpins first: a statement that releases and takes the same thing keeps it.
+  for (const router::UnpinAction action : c.unpins) {
+    for (size_t r = 0; r < router::kPinReasonCount; ++r) {
+      if (router::releases(action, static_cast<router::PinReason>(r))) pins &= ~(1u << r);
+    }
+  }
+  for (const router::PinReason reason : c.pins) {
+    const auto bit = static_cast<uint8_t>(1u << static_cast<size_t>(reason));
+    if (!(pins & bit)) ctx_.pins_total[static_cast<size_t>(reason)]++;
+    pins |= bit;
+  }
+  if (pins != pins_) {
+    pins_ = pins;
+    info_->pins.store(pins, std::memory_order_relaxed);
+  }
+}
+
 void ClientSession::count_client_message(char type) {
   switch (type) {
     case 'Q':
@@ -394,18 +435,33 @@ asio::awaitable<void> ClientSession::relay() {
     bool terminate = false;
     Splicer splice(in_.data());
     const bool track = prepared_ != nullptr;
+    const bool pinning = mode_ == config::PoolMode::kTransaction;
     ScanResult scan = client_scan_.scan(
-        in_.data(), [track](char type) { return track && is_statement_message(type); },
+        in_.data(),
+        [track, pinning](char type) {
+          return (pinning && (type == 'Q' || type == 'P')) || (track && is_statement_message(type));
+        },
         [&](char type, std::span<const uint8_t> body, bool complete, size_t offset) {
           if (type == 'X') {
             terminate = true;
             return ScanAction::kStopBefore;
           }
           count_client_message(type);
+          if (pinning && complete && (type == 'Q' || type == 'P')) {
+            protocol::BodyReader r(body);
+            if (type == 'P') r.cstr();  // the statement name
+            const std::string_view sql = r.cstr();
+            if (r.ok()) classify_statement(sql);
+          }
           if (track && server_) {
             std::string rewritten;
-            if (complete && is_statement_message(type) &&
-                prepared_->rewrite(type, body, server_->statements, rewritten)) {
+            const bool rewrote =
+                complete &&
+                (type == 'Q'
+                     ? prepared_->rewrite_query(query_text(body), server_->statements, rewritten)
+                     : is_statement_message(type) &&
+                           prepared_->rewrite(type, body, server_->statements, rewritten));
+            if (rewrote) {
               splice.replace(offset, offset + protocol::kHeaderSize + body.size(),
                              std::move(rewritten));
             } else {
@@ -606,8 +662,8 @@ asio::awaitable<void> ClientSession::server_pump() {
     }
     // Transaction mode: the lease ends at the transaction's end when nothing else is
     // under way on either side.
-    if (saw_idle_rfq && mode_ == config::PoolMode::kTransaction && transaction_idle() &&
-        server.in.empty() && !closing_) {
+    if (saw_idle_rfq && mode_ == config::PoolMode::kTransaction && pins_ == 0 &&
+        transaction_idle() && server.in.empty() && !closing_) {
       release = true;
     }
   }
@@ -643,8 +699,9 @@ asio::awaitable<void> ClientSession::finish() {
   closing_ = true;
   client_.close();
   if (!server_) co_return;
-  const bool clean =
-      pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' && !client_scan_.mid_message();
+  // A pinned connection carries the client's LISTENs, locks or temp tables: not reusable.
+  const bool clean = pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' &&
+                     !client_scan_.mid_message() && pins_ == 0;
   if (!clean) {
     // Mid-transaction or mid-query: closing makes the server roll back. Wait for the
     // pump first so nobody touches the socket afterwards.

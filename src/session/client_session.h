@@ -44,6 +44,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> forward_cancel(const protocol::StartupPacket& packet);
   asio::awaitable<void> relay();
   void count_client_message(char type);
+  // Transaction mode: pins the client to its server connection for what cannot move
+  // (LISTEN, session advisory locks, temp tables, WITH HOLD cursors, SQL PREPARE), and
+  // unpins on what releases it.
+  void classify_statement(std::string_view sql);
   asio::awaitable<std::error_code> write_client(const std::vector<asio::const_buffer>& bufs);
   asio::awaitable<bool> ensure_server();
   asio::awaitable<bool> sync_parameters();
@@ -94,7 +98,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // after the client's SET), re-applied on whichever server connection it gets.
   std::map<std::string, std::string> wanted_params_;
   std::unique_ptr<PreparedStatements> prepared_;  // transaction mode only
-  std::string wanted_fingerprint_;                // params_fingerprint(wanted_params_)
+  uint8_t pins_ = 0;                // bit per router::PinReason; non-zero keeps the lease
+  std::string wanted_fingerprint_;  // params_fingerprint(wanted_params_)
 };
 
 }  // namespace sluice::session

@@ -2,6 +2,8 @@
 
 #include <openssl/evp.h>
 
+#include <cctype>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -104,7 +106,15 @@ bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCac
       std::string name(r.cstr());
       std::string query(r.cstr());
       std::string types(r.rest());
-      if (!r.ok() || name.empty()) return false;
+      if (!r.ok()) return false;
+      if (name.empty()) {
+        // Drivers also DEALLOCATE through the unnamed statement (psycopg 3 does).
+        auto replacement = rewrite_deallocate(query, server, out);
+        if (!replacement) return false;
+        out += parse_message("", *replacement, types);
+        pending_.push_back({'P', ResponseRoute::kForward, {}, {}, {}});
+        return true;
+      }
       Statement st{std::move(query), std::move(types), {}};
       st.server_name = server_statement_name(st.query, st.param_types);
       const Statement& saved = statements_[name] = std::move(st);
@@ -195,6 +205,87 @@ bool PreparedStatements::answer_prepare_batch(Bytes data, std::string& answers) 
     answers += bare_message('1');
   }
   protocol::append_ready_for_query(answers, 'I');
+  return true;
+}
+
+namespace {
+
+// Splits simple SQL into words: identifiers (unquoted lower-cased, "quoted" kept as is)
+// and a final ';'. Returns false on anything else (comments, literals, several statements).
+bool simple_words(std::string_view sql, std::vector<std::string>& words) {
+  size_t i = 0;
+  while (i < sql.size()) {
+    const char c = sql[i];
+    if (std::isspace(static_cast<unsigned char>(c))) {
+      ++i;
+    } else if (c == ';') {
+      ++i;
+      while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+      return i == sql.size();
+    } else if (c == '"') {
+      std::string word;
+      for (++i; i < sql.size(); ++i) {
+        if (sql[i] == '"') {
+          if (i + 1 < sql.size() && sql[i + 1] == '"') {
+            word += '"';
+            ++i;
+          } else {
+            break;
+          }
+        } else {
+          word += sql[i];
+        }
+      }
+      if (i >= sql.size()) return false;
+      ++i;
+      words.push_back(std::move(word));
+    } else if (std::isalnum(static_cast<unsigned char>(c)) || c == '_') {
+      std::string word;
+      while (i < sql.size() &&
+             (std::isalnum(static_cast<unsigned char>(sql[i])) || sql[i] == '_' || sql[i] == '$')) {
+        word += static_cast<char>(std::tolower(static_cast<unsigned char>(sql[i++])));
+      }
+      words.push_back(std::move(word));
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<std::string> PreparedStatements::rewrite_deallocate(
+    std::string_view sql, pool::ServerStatementCache& server, std::string& prefix) {
+  std::vector<std::string> w;
+  if (!simple_words(sql, w) || w.empty()) return std::nullopt;
+  const bool discard_all = w[0] == "discard" && w.size() == 2 && w[1] == "all";
+  if (!discard_all && w[0] != "deallocate") return std::nullopt;
+  size_t at = 1;
+  if (!discard_all && at < w.size() && w[at] == "prepare") ++at;
+  if (discard_all || (at + 1 == w.size() && w[at] == "all")) {
+    // The server drops every statement: the client's and our cache of them go too.
+    statements_.clear();
+    server.clear();
+    return std::nullopt;
+  }
+  if (at + 1 != w.size()) return std::nullopt;
+  auto it = statements_.find(w[at]);
+  if (it == statements_.end()) return std::nullopt;  // an SQL-level PREPAREd statement
+  const Statement st = std::move(it->second);
+  statements_.erase(it);
+  // The server must have it for DEALLOCATE to succeed as the client expects.
+  ensure_prepared(st, server, prefix);
+  server.remove(st.server_name);
+  return "DEALLOCATE " + st.server_name;
+}
+
+bool PreparedStatements::rewrite_query(std::string_view sql, pool::ServerStatementCache& server,
+                                       std::string& out) {
+  auto replacement = rewrite_deallocate(sql, server, out);
+  if (!replacement) return false;
+  protocol::append_query(out, *replacement);
+  pending_.push_back({'Q', ResponseRoute::kForward, {}, {}, {}});
   return true;
 }
 

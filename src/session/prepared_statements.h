@@ -14,8 +14,10 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "pool/statement_cache.h"
@@ -55,6 +57,12 @@ class PreparedStatements {
   // the pool's last server connection in a transaction (pgbench -M prepared does).
   // Returns false, changing nothing, for any other batch.
   bool answer_prepare_batch(Bytes data, std::string& answers);
+  // For a simple Query: SQL-level DEALLOCATE of one of the client's protocol-level
+  // statements (psycopg 3 does this) is rewritten to its server-side name; DEALLOCATE ALL
+  // and DISCARD ALL forget the client's statements and the server's cache, since the
+  // server drops them all. Returns true when it wrote a replacement to `out` (and noted
+  // the request); false means: forward unchanged and call note_request('Q').
+  bool rewrite_query(std::string_view sql, pool::ServerStatementCache& server, std::string& out);
   // Records a request forwarded unchanged (E, S, Q, F, and P/B/D/C it did not rewrite).
   void note_request(char type);
 
@@ -76,6 +84,11 @@ class PreparedStatements {
     std::string param_types;  // raw: int16 count + int32 OIDs, as in Parse
     std::string server_name;
   };
+  // DEALLOCATE of a client's statement -> the SQL to run instead (a Parse of it may be
+  // appended to `prefix` first); DEALLOCATE ALL / DISCARD ALL reset the caches.
+  std::optional<std::string> rewrite_deallocate(std::string_view sql,
+                                                pool::ServerStatementCache& server,
+                                                std::string& prefix);
   void ensure_prepared(const Statement& st, pool::ServerStatementCache& server, std::string& out);
   void drop_until_sync(pool::ServerStatementCache& server);
 
