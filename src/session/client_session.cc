@@ -291,6 +291,9 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
     co_return false;
   }
   wanted_fingerprint_ = params_fingerprint(wanted_params_);
+  for (const auto& [name, value] : wanted_params_) {
+    if (!is_reported_param(name)) startup_params_[name] = value;
+  }
 
   std::string out;
   protocol::append_auth_ok(out);
@@ -376,6 +379,35 @@ void ClientSession::classify_statement(std::string_view sql) {
   if (pins != pins_) {
     pins_ = pins;
     info_->pins.store(pins, std::memory_order_relaxed);
+  }
+  for (const auto& setting : c.session_settings) settings_in_flight_.push_back(setting);
+}
+
+void ClientSession::settle_settings(char type, std::span<const uint8_t> body,
+                                    pool::ServerConnection& server) {
+  if (settings_in_flight_.empty()) return;
+  if (type == 'E') {
+    settings_failed_ = true;
+  } else if (type == 'C') {
+    const std::string_view tag(reinterpret_cast<const char*>(body.data()),
+                               body.empty() ? 0 : body.size() - 1);
+    if (tag == "COMMIT") settings_committed_ = true;
+  } else if (type == 'Z' && !body.empty()) {
+    const char status = static_cast<char>(body[0]);
+    if (status != 'I') {
+      settings_in_tx_ = true;
+      return;
+    }
+    if (!settings_failed_ && (!settings_in_tx_ || settings_committed_)) {
+      for (const auto& setting : settings_in_flight_) {
+        apply_client_setting(setting.name, setting.value, startup_params_, wanted_params_,
+                             {server.params, server.extra_params});
+      }
+      wanted_fingerprint_ = params_fingerprint(wanted_params_);
+      server.params_fingerprint = wanted_fingerprint_;
+    }
+    settings_in_flight_.clear();
+    settings_failed_ = settings_in_tx_ = settings_committed_ = false;
   }
 }
 
@@ -600,8 +632,9 @@ asio::awaitable<void> ClientSession::server_pump() {
     Splicer splice(server.in.data());
     ScanResult scan = server_scan_.scan(
         server.in.data(),
-        [track](char type) {
-          return type == 'Z' || type == 'S' || type == 'E' || (track && is_completion(type));
+        [track, settling = mode_ == config::PoolMode::kTransaction](char type) {
+          return type == 'Z' || type == 'S' || type == 'E' || (track && is_completion(type)) ||
+                 (settling && type == 'C');
         },
         [&](char type, std::span<const uint8_t> body, bool, size_t offset) {
           saw_idle_rfq = false;
@@ -629,6 +662,7 @@ asio::awaitable<void> ClientSession::server_pump() {
               }
             }
           }
+          if (type == 'E' || type == 'C' || type == 'Z') settle_settings(type, body, server);
           if (track) {
             bool forward = true;
             std::string before;

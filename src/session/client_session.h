@@ -18,6 +18,7 @@
 #include "net/stream.h"
 #include "pool/pool.h"
 #include "protocol/startup.h"
+#include "router/statement_classifier.h"
 #include "server/context.h"
 #include "session/client_registry.h"
 #include "session/message_scanner.h"
@@ -48,6 +49,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // (LISTEN, session advisory locks, temp tables, WITH HOLD cursors, SQL PREPARE), and
   // unpins on what releases it.
   void classify_statement(std::string_view sql);
+  // Called per server message while relaying: settles settings_in_flight_.
+  void settle_settings(char type, std::span<const uint8_t> body, pool::ServerConnection& server);
   asio::awaitable<std::error_code> write_client(const std::vector<asio::const_buffer>& bufs);
   asio::awaitable<bool> ensure_server();
   asio::awaitable<bool> sync_parameters();
@@ -98,8 +101,16 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // after the client's SET), re-applied on whichever server connection it gets.
   std::map<std::string, std::string> wanted_params_;
   std::unique_ptr<PreparedStatements> prepared_;  // transaction mode only
-  uint8_t pins_ = 0;                // bit per router::PinReason; non-zero keeps the lease
-  std::string wanted_fingerprint_;  // params_fingerprint(wanted_params_)
+  uint8_t pins_ = 0;  // bit per router::PinReason; non-zero keeps the lease
+  // SET/RESET of non-reported parameters sent but not yet known to have taken effect:
+  // applied at the next ReadyForQuery 'I' unless an error came or the transaction that
+  // held them did not commit.
+  std::vector<router::SessionSetting> settings_in_flight_;
+  bool settings_failed_ = false;
+  bool settings_in_tx_ = false;      // a transaction block was open while they were pending
+  bool settings_committed_ = false;  // ... and it ended with COMMIT
+  std::map<std::string, std::string> startup_params_;  // for RESET ALL
+  std::string wanted_fingerprint_;                     // params_fingerprint(wanted_params_)
 };
 
 }  // namespace sluice::session

@@ -4,6 +4,7 @@
 #include <array>
 #include <cctype>
 #include <string_view>
+#include <vector>
 
 namespace sluice::session {
 
@@ -131,8 +132,13 @@ std::string parameter_sync_sql(const ParamMap& wanted, const ParamMap& server_va
   for (const auto& [name, value] : wanted) {
     auto it = server_values.find(name);
     if (it != server_values.end() ? it->second == value : value.empty()) continue;
-    add(value.empty() && !is_reported_param(name) ? "RESET " + name
-                                                  : "SET " + name + " TO " + quote_literal(value));
+    if (value.empty() && !is_reported_param(name)) {
+      add("RESET " + name);
+    } else if (value.front() == kSqlValueMarker) {
+      add("SET " + name + " TO " + value.substr(1));
+    } else {
+      add("SET " + name + " TO " + quote_literal(value));
+    }
   }
   for (const auto& name : server_extras) {
     if (!wanted.count(name)) add("RESET " + name);
@@ -158,6 +164,38 @@ void record_synced_params(ParamMap& wanted, ServerParamState server) {
       server.extras.insert(name);
     }
   }
+}
+
+void apply_client_setting(const std::string& name, const std::optional<std::string>& value,
+                          const ParamMap& startup, ParamMap& wanted, ServerParamState server) {
+  auto set_extra = [&](const std::string& key, const std::optional<std::string>& v) {
+    if (is_reported_param(key)) return;
+    if (v) {
+      wanted[key] = *v;
+      server.values[key] = *v;
+      server.extras.insert(key);
+    } else {
+      auto it = startup.find(key);
+      if (it != startup.end()) {
+        wanted[key] = it->second;
+      } else {
+        wanted.erase(key);
+      }
+      // After RESET the server holds its own default, which is what "no entry" means; a
+      // startup value the client wants back is SET again at its next lease.
+      server.values.erase(key);
+      server.extras.erase(key);
+    }
+  };
+  if (name == "all") {
+    std::vector<std::string> keys;
+    for (const auto& [key, v] : wanted) {
+      if (!is_reported_param(key)) keys.push_back(key);
+    }
+    for (const auto& key : keys) set_extra(key, std::nullopt);
+    return;
+  }
+  set_extra(name, value ? std::optional<std::string>(kSqlValueMarker + *value) : std::nullopt);
 }
 
 bool track_reported_param(ParamMap& wanted, const std::string& name, const std::string& value) {

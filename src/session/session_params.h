@@ -29,6 +29,17 @@ struct ServerParamState {
 // Whether PostgreSQL reports this parameter (case-insensitive).
 bool is_reported_param(const std::string& name);
 
+// A value that is SQL text to re-issue as is (from a client's SET, e.g. `public, "My
+// Schema"`) rather than a plain value to quote (from a startup packet) starts with this.
+inline constexpr char kSqlValueMarker = '\x01';
+
+// Applies a client's successful SET/RESET of a non-reported parameter to what it wants
+// and to what the server connection it ran on now holds. `value` nullopt = RESET; name
+// "all" = RESET ALL, which restores `startup` values. Reported parameters are left to
+// ParameterStatus tracking.
+void apply_client_setting(const std::string& name, const std::optional<std::string>& value,
+                          const ParamMap& startup, ParamMap& wanted, ServerParamState server);
+
 // What a client starts with: the pool's server defaults for the reported parameters,
 // overridden by its startup packet; other startup parameters become extras. Returns an
 // error message for startup parameters the proxy cannot honour (e.g. replication).

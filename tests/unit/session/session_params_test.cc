@@ -99,5 +99,27 @@ TEST(SessionParams, FingerprintTellsParameterSetsApart) {
   EXPECT_NE(params_fingerprint({{"ab", "c"}}), params_fingerprint({{"a", "bc"}}));
 }
 
+TEST(SessionParams, ClientSetsOfOtherParametersAreReissuedAsWritten) {
+  ParamMap server = kDefaults;
+  std::set<std::string> extras;
+  ParamMap wanted;
+  ASSERT_FALSE(initial_session_params(kDefaults, startup({{"work_mem", "4MB"}}), wanted));
+  const ParamMap startup_values = {{"work_mem", "4MB"}};
+  apply_client_setting("search_path", "public, \"My Schema\"", startup_values, wanted,
+                       {server, extras});
+  EXPECT_EQ(extras.count("search_path"), 1u);
+  ParamMap fresh = kDefaults;
+  std::set<std::string> none;
+  EXPECT_EQ(parameter_sync_sql(wanted, fresh, none),
+            "SET search_path TO public, \"My Schema\"; SET work_mem TO '4MB'");
+  // RESET ALL brings back what the client started with, and nothing else.
+  apply_client_setting("all", std::nullopt, startup_values, wanted, {server, extras});
+  EXPECT_EQ(wanted.count("search_path"), 0u);
+  EXPECT_EQ(wanted.at("work_mem"), "4MB");
+  // Reported parameters are left to ParameterStatus tracking.
+  apply_client_setting("timezone", "'UTC'", startup_values, wanted, {server, extras});
+  EXPECT_EQ(wanted.at("TimeZone"), "UTC");
+}
+
 }  // namespace
 }  // namespace sluice::session
