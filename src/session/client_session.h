@@ -1,6 +1,9 @@
 // One client connection from accept to close: startup, TLS, authentication, then relaying
 // between the client and a leased server connection, in session or transaction mode.
 //
+// Files: client_session.cc (startup, login, leases, timeouts, teardown) and
+// client_relay.cc (relay, pump, and what they track in flight).
+//
 // Threading: a session lives on the worker that accepted it. Two coroutines run on that
 // worker's executor: run() reads the client and forwards to the server; server_pump()
 // reads the leased server and forwards to the client. Only run() writes to the server,

@@ -1,0 +1,387 @@
+// The relaying half of ClientSession: the client-to-server loop (relay), the
+// server-to-client pump, and what they track on the way (requests in flight, prepared
+// statements, pins, session settings). Login, leases and timeouts are in
+// client_session.cc.
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include "net/no_throw.h"
+#include "protocol/builder.h"
+#include "protocol/reader.h"
+#include "router/statement_classifier.h"
+#include "session/client_session.h"
+#include "session/session_params.h"
+#include "session/splicer.h"
+
+namespace sluice::session {
+
+using net::kNoThrow;
+
+namespace {
+
+namespace sqlstate = protocol::sqlstate;
+
+uint64_t micros_since(pool::Clock::time_point t) {
+  return static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::microseconds>(pool::Clock::now() - t).count());
+}
+
+// Severity FATAL or PANIC: PostgreSQL ends the session after sending it.
+bool is_fatal_error(std::span<const uint8_t> body) {
+  const auto fields = protocol::parse_error_fields(body);
+  auto it = fields.find('V');
+  if (it == fields.end()) it = fields.find('S');
+  return it != fields.end() && (it->second == "FATAL" || it->second == "PANIC");
+}
+
+}  // namespace
+
+asio::awaitable<void> ClientSession::server_pump_loop() {
+  auto self = shared_from_this();
+  while (!pump_loop_exit_) {
+    if (!pump_running_) {
+      pump_wakeup_.expires_at(pool::Clock::time_point::max());
+      co_await pump_wakeup_.async_wait(kNoThrow);
+      continue;
+    }
+    co_await server_pump();
+  }
+}
+
+namespace {
+
+bool is_statement_message(char type) {
+  return type == 'P' || type == 'B' || type == 'D' || type == 'C';
+}
+
+// Server responses the prepared-statement tracker must see whole: completions of
+// requests, and the small ones it may drop.
+bool is_completion(char type) {
+  switch (type) {
+    case '1':
+    case '2':
+    case '3':
+    case 'T':
+    case 'n':
+    case 'C':
+    case 'I':
+    case 's':
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+namespace {
+
+constexpr size_t kClassifierCacheEntries = 4096;
+
+// The SQL text of a Query body ("" when malformed).
+std::string_view query_text(std::span<const uint8_t> body) {
+  protocol::BodyReader r(body);
+  const std::string_view sql = r.cstr();
+  return r.ok() ? sql : std::string_view();
+}
+
+// One memo of classified statements per worker thread (the cache is not thread-safe).
+router::ClassifierCache& classifier() {
+  thread_local router::ClassifierCache cache(kClassifierCacheEntries);
+  return cache;
+}
+
+}  // namespace
+
+void ClientSession::classify_statement(std::string_view sql) {
+  if (!router::might_matter(sql)) return;
+  const router::Classification& c = classifier().classify(sql);
+  uint8_t pins = pins_;
+  // Unpins first: a statement that releases and takes the same thing keeps it.
+  for (const router::UnpinAction action : c.unpins) {
+    for (size_t r = 0; r < router::kPinReasonCount; ++r) {
+      if (router::releases(action, static_cast<router::PinReason>(r))) pins &= ~(1u << r);
+    }
+  }
+  for (const router::PinReason reason : c.pins) {
+    const auto bit = static_cast<uint8_t>(1u << static_cast<size_t>(reason));
+    if (!(pins & bit)) ctx_.pins_total[static_cast<size_t>(reason)]++;
+    pins |= bit;
+  }
+  if (pins != pins_) {
+    pins_ = pins;
+    info_->pins.store(pins, std::memory_order_relaxed);
+  }
+  for (const auto& setting : c.session_settings) settings_in_flight_.push_back(setting);
+}
+
+void ClientSession::settle_settings(char type, std::span<const uint8_t> body,
+                                    pool::ServerConnection& server) {
+  if (settings_in_flight_.empty()) return;
+  if (type == 'E') {
+    settings_failed_ = true;
+  } else if (type == 'C') {
+    const std::string_view tag(reinterpret_cast<const char*>(body.data()),
+                               body.empty() ? 0 : body.size() - 1);
+    if (tag == "COMMIT") settings_committed_ = true;
+  } else if (type == 'Z' && !body.empty()) {
+    const char status = static_cast<char>(body[0]);
+    if (status != 'I') {
+      settings_in_tx_ = true;
+      return;
+    }
+    if (!settings_failed_ && (!settings_in_tx_ || settings_committed_)) {
+      for (const auto& setting : settings_in_flight_) {
+        apply_client_setting(setting.name, setting.value, startup_params_, wanted_params_,
+                             {server.params, server.extra_params});
+      }
+      wanted_fingerprint_ = params_fingerprint(wanted_params_);
+      server.params_fingerprint = wanted_fingerprint_;
+    }
+    settings_in_flight_.clear();
+    settings_failed_ = settings_in_tx_ = settings_committed_ = false;
+  }
+}
+
+void ClientSession::count_client_message(char type) {
+  switch (type) {
+    case 'Q':
+    case 'F':
+      if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
+      break;
+    case 'S':
+      if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
+      extended_open_ = false;
+      break;
+    case 'P':
+    case 'B':
+    case 'D':
+    case 'E':
+    case 'C':
+    case 'H':
+      extended_open_ = true;
+      break;
+    default:
+      break;
+  }
+}
+
+asio::awaitable<void> ClientSession::relay() {
+  // Bytes left after a scan are an incomplete message, so every round starts with a read
+  // (except the first, which may find a message sent right behind the login).
+  bool need_read = in_.empty();
+  for (;;) {
+    if (need_read) {
+      if (in_.empty()) {
+        // Idle clients hold no buffer: wait for data first, then borrow one.
+        in_.release();
+        if (co_await client_.wait_readable()) co_return;
+      }
+      auto [ec, n] = co_await client_.read_some(in_.prepare());
+      if (ec || n == 0) co_return;
+      in_.commit(n);
+    }
+    need_read = true;
+    last_client_activity_ = pool::Clock::now();
+    if (prepared_ && !server_ && transaction_idle_between_leases()) {
+      std::string answers;
+      if (prepared_->answer_prepare_batch(in_.data(), answers)) {
+        in_.consume(in_.size());
+        const std::vector<asio::const_buffer> bufs{asio::buffer(answers)};
+        if (co_await write_client(bufs)) co_return;
+        continue;
+      }
+    }
+    // Statement names are rewritten for the server at hand, so it must be known first.
+    if (prepared_ && !server_ && in_.size() >= protocol::kHeaderSize && in_.data()[0] != 'X') {
+      if (!co_await ensure_server()) co_return;
+    }
+    bool terminate = false;
+    Splicer splice(in_.data());
+    const bool track = prepared_ != nullptr;
+    const bool pinning = mode_ == config::PoolMode::kTransaction;
+    ScanResult scan = client_scan_.scan(
+        in_.data(),
+        [track, pinning](char type) {
+          return (pinning && (type == 'Q' || type == 'P')) || (track && is_statement_message(type));
+        },
+        [&](char type, std::span<const uint8_t> body, bool complete, size_t offset) {
+          if (type == 'X') {
+            terminate = true;
+            return ScanAction::kStopBefore;
+          }
+          count_client_message(type);
+          if (pinning && complete && (type == 'Q' || type == 'P')) {
+            protocol::BodyReader r(body);
+            if (type == 'P') r.cstr();  // the statement name
+            const std::string_view sql = r.cstr();
+            if (r.ok()) classify_statement(sql);
+          }
+          if (track && server_) {
+            std::string rewritten;
+            const bool rewrote =
+                complete &&
+                (type == 'Q'
+                     ? prepared_->rewrite_query(query_text(body), server_->statements, rewritten)
+                     : is_statement_message(type) &&
+                           prepared_->rewrite(type, body, server_->statements, rewritten));
+            if (rewrote) {
+              splice.replace(offset, offset + protocol::kHeaderSize + body.size(),
+                             std::move(rewritten));
+            } else {
+              prepared_->note_request(type);
+            }
+          }
+          return ScanAction::kForward;
+        });
+    if (scan.error) {
+      co_await stop_server_pump();
+      co_await fatal(sqlstate::kProtocolViolation, scan.error_message);
+      co_return;
+    }
+    if (scan.forward > 0) {
+      if (!server_ && !co_await ensure_server()) co_return;
+      pool_->stats().add_received(scan.forward);
+      std::vector<asio::const_buffer> plain;
+      if (!splice.edited()) plain.emplace_back(in_.data().data(), scan.forward);
+      const auto& bufs = splice.edited() ? splice.finish(scan.forward) : plain;
+      const std::error_code ec = co_await server_->stream.write_all(bufs);
+      if (ec) {
+        if (server_) server_->broken = true;
+        co_await stop_server_pump();
+        co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
+        co_return;
+      }
+      in_.consume(scan.forward);
+      if (track) {
+        // Answers the proxy owes with nothing still pending before them (a Parse of a
+        // statement the server has, then Flush) go out now.
+        std::string answers;
+        prepared_->take_ready_answers(answers);
+        if (!answers.empty()) {
+          const std::vector<asio::const_buffer> bufs{asio::buffer(answers)};
+          if (co_await write_client(bufs)) co_return;
+        }
+      }
+    }
+    if (terminate) co_return;
+  }
+}
+
+asio::awaitable<std::error_code> ClientSession::write_client(
+    const std::vector<asio::const_buffer>& bufs) {
+  // The relay and the pump may both answer the client: one write at a time.
+  while (client_writing_) {
+    client_write_free_.expires_at(pool::Clock::time_point::max());
+    co_await client_write_free_.async_wait(kNoThrow);
+  }
+  client_writing_ = true;
+  const std::error_code ec = co_await client_.write_all(bufs);
+  client_writing_ = false;
+  client_write_free_.cancel();
+  co_return ec;
+}
+
+asio::awaitable<void> ClientSession::server_pump() {
+  bool release = false;
+  // closing_ is checked before every read: a stop requested before the first read was
+  // issued had nothing to cancel.
+  while (server_ && !release && !closing_) {
+    pool::ServerConnection& server = *server_;
+    {
+      auto [ec, n] = co_await server.stream.read_some(server.in.prepare());
+      if (ec || n == 0) {
+        // Only our own cancel (client left while the server was idle) keeps it reusable.
+        if (ec != asio::error::operation_aborted) server.broken = true;
+        if (ec != asio::error::operation_aborted && !closing_) {
+          // The server went away mid-conversation: tell the client, then drop it.
+          std::string out;
+          protocol::append_error(out, protocol::kSeverityFatal, sqlstate::kConnectionFailure,
+                                 "server closed the connection unexpectedly");
+          co_await client_.write_all(asio::buffer(out));
+          client_.close();
+        }
+        break;
+      }
+      server.in.commit(n);
+    }
+    bool saw_idle_rfq = false;
+    const bool track = prepared_ != nullptr;
+    Splicer splice(server.in.data());
+    ScanResult scan = server_scan_.scan(
+        server.in.data(),
+        [track, settling = mode_ == config::PoolMode::kTransaction](char type) {
+          return type == 'Z' || type == 'S' || type == 'E' || (track && is_completion(type)) ||
+                 (settling && type == 'C');
+        },
+        [&](char type, std::span<const uint8_t> body, bool, size_t offset) {
+          saw_idle_rfq = false;
+          if (type == 'Z' && !body.empty()) {
+            tx_status_ = static_cast<char>(body[0]);
+            server.tx_status = tx_status_;
+            if (pending_syncs_ > 0 && --pending_syncs_ == 0) {
+              pool_->stats().add_query(micros_since(query_start_));
+              query_timeout_cancel_sent_ = false;
+            }
+            if (tx_status_ == 'I') {
+              pool_->stats().add_xact(micros_since(xact_start_));
+              xact_start_ = pool::Clock::now();
+              saw_idle_rfq = true;
+            }
+          } else if (type == 'E' && is_fatal_error(body)) {
+            server.broken = true;  // the server closes the connection after a FATAL
+          } else if (type == 'S') {
+            if (auto p = protocol::parse_parameter_status(body)) {
+              server.params[p->first] = p->second;
+              if (track_reported_param(wanted_params_, p->first, p->second)) {
+                // The report came from this server: it now holds exactly what we want.
+                wanted_fingerprint_ = params_fingerprint(wanted_params_);
+                server.params_fingerprint = wanted_fingerprint_;
+              }
+            }
+          }
+          if (type == 'E' || type == 'C' || type == 'Z') settle_settings(type, body, server);
+          if (track) {
+            bool forward = true;
+            std::string before;
+            std::string after;
+            prepared_->on_server_message(type, server.statements, forward, before, after);
+            const size_t end = offset + protocol::kHeaderSize + body.size();
+            if (!before.empty()) splice.insert(offset, std::move(before));
+            if (!forward) splice.drop(offset, end);
+            if (!after.empty()) splice.insert(end, std::move(after));
+          }
+          return ScanAction::kForward;
+        });
+    if (scan.error) {
+      spdlog::warn("server sent a malformed message: {}", scan.error_message);
+      server.broken = true;
+      co_await fatal(sqlstate::kProtocolViolation, "server sent a malformed message");
+      break;
+    }
+    if (scan.forward > 0) {
+      pool_->stats().add_sent(scan.forward);
+      // (No co_await inside ?: or on braced temporaries: GCC 12 miscompiles those.)
+      std::vector<asio::const_buffer> plain;
+      if (!splice.edited()) plain.emplace_back(server.in.data().data(), scan.forward);
+      const auto& bufs = splice.edited() ? splice.finish(scan.forward) : plain;
+      const std::error_code ec = co_await write_client(bufs);
+      server.in.consume(scan.forward);
+      if (ec) {
+        client_.close();  // the client is gone; run() sees that and cleans up
+        break;
+      }
+    }
+    // Transaction mode: the lease ends at the transaction's end when nothing else is
+    // under way on either side.
+    if (saw_idle_rfq && mode_ == config::PoolMode::kTransaction && pins_ == 0 &&
+        transaction_idle() && server.in.empty() && !closing_) {
+      release = true;
+    }
+  }
+  pump_running_ = false;
+  if (release) release_server();
+  pump_done_.cancel();
+}
+
+}  // namespace sluice::session
