@@ -6,9 +6,9 @@
 //
 // Threading: a session lives on the worker that accepted it. Two coroutines run on that
 // worker's executor: run() reads the client and forwards to the server; server_pump()
-// reads the leased server and forwards to the client. Only run() writes to the server,
-// and only server_pump() writes to the client while a lease is held, so no socket has
-// two writers.
+// reads the leased server and forwards to the client. Only run() writes to the server;
+// both may write to the client (answers the proxy owes, forwarded replies), always
+// through write_client(), which lets one write at a time.
 #pragma once
 
 #include <asio.hpp>
