@@ -147,13 +147,7 @@ class RawClient:
         elif kind == b"E":
             self.fail(str(wire.ServerError(wire.parse_error_fields(body))))
         elif kind == b"D":
-            count, pos, row = struct.unpack("!H", body[:2])[0], 2, []
-            for _ in range(count):
-                n = struct.unpack("!i", body[pos:pos + 4])[0]
-                pos += 4
-                row.append(None if n < 0 else body[pos:pos + n].decode())
-                pos += max(n, 0)
-            self.rows.append(tuple(row))
+            self.rows.append(wire.parse_data_row(body))
         elif kind == b"Z":
             self.results.append(self.rows)
             self.rows = []
@@ -333,13 +327,7 @@ def admin_query(sock: socket.socket, sql: str) -> list[dict]:
                 names.append(body[pos:end].decode())
                 pos = end + 1 + 18  # table oid, column, type oid, size, modifier, format
         elif kind == b"D":
-            count, pos, values = struct.unpack("!H", body[:2])[0], 2, []
-            for _ in range(count):
-                n = struct.unpack("!i", body[pos:pos + 4])[0]
-                pos += 4
-                values.append(None if n < 0 else body[pos:pos + n].decode())
-                pos += max(n, 0)
-            rows.append(dict(zip(names, values)))
+            rows.append(dict(zip(names, wire.parse_data_row(body))))
         elif kind == b"E":
             error = wire.ServerError(wire.parse_error_fields(body))
         elif kind == b"Z":

@@ -128,6 +128,17 @@ def login(host: str, port: int, *, user: str, dbname: str, password: str | None 
         raise
 
 
+def parse_data_row(body: bytes) -> tuple:
+    """A DataRow's values as text (None for NULL)."""
+    count, pos, row = struct.unpack("!H", body[:2])[0], 2, []
+    for _ in range(count):
+        n = struct.unpack("!i", body[pos:pos + 4])[0]
+        pos += 4
+        row.append(None if n < 0 else body[pos:pos + n].decode())
+        pos += max(n, 0)
+    return tuple(row)
+
+
 def simple_query(sock: socket.socket, sql: str) -> list[tuple]:
     """Runs one simple Query; returns DataRow values as text; raises ServerError."""
     sock.sendall(message(b"Q", sql.encode() + b"\0"))
@@ -135,13 +146,7 @@ def simple_query(sock: socket.socket, sql: str) -> list[tuple]:
     while True:
         kind, body = read_message(sock)
         if kind == b"D":
-            count, pos, row = struct.unpack("!H", body[:2])[0], 2, []
-            for _ in range(count):
-                n = struct.unpack("!i", body[pos:pos + 4])[0]
-                pos += 4
-                row.append(None if n < 0 else body[pos:pos + n].decode())
-                pos += max(n, 0)
-            rows.append(tuple(row))
+            rows.append(parse_data_row(body))
         elif kind == b"E":
             error = ServerError(parse_error_fields(body))
             if error.fields.get("S") in ("FATAL", "PANIC"):
