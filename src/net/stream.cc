@@ -39,7 +39,7 @@ awaitable<std::error_code> Stream::write_all(asio::const_buffer buf) {
   co_return ec;
 }
 
-awaitable<std::error_code> Stream::write_all(const std::vector<asio::const_buffer>& bufs) {
+awaitable<std::error_code> Stream::write_all(std::span<const asio::const_buffer> bufs) {
   if (tls_) {
     auto [ec, n] = co_await asio::async_write(*tls_, bufs, kNoThrow);
     co_return ec;

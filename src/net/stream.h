@@ -6,6 +6,7 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <memory>
+#include <span>
 #include <string>
 #include <system_error>
 #include <tuple>
@@ -33,7 +34,7 @@ class Stream {
   // returns at once: decrypted bytes may already sit inside the TLS layer.
   awaitable<std::error_code> wait_readable();
   awaitable<std::error_code> write_all(asio::const_buffer buf);
-  awaitable<std::error_code> write_all(const std::vector<asio::const_buffer>& bufs);
+  awaitable<std::error_code> write_all(std::span<const asio::const_buffer> bufs);
 
   // Re-registers the socket with another event loop (a server connection leased by a
   // client on another worker), so its I/O completes on the caller's thread without a

@@ -45,7 +45,6 @@ struct ClientInfo {
   std::atomic<int32_t> server_pid{0};
   std::atomic<int32_t> server_key{0};
   std::atomic<uint64_t> server_id{0};
-  std::atomic<bool> cancel_requested{false};
   // Bit i set: pinned to its server connection for router::PinReason i (transaction mode).
   std::atomic<uint8_t> pins{0};
   std::string server_host;  // fixed per pool; written before server_pid is published

@@ -5,6 +5,9 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
+#include <span>
+
 #include "net/no_throw.h"
 #include "protocol/builder.h"
 #include "protocol/reader.h"
@@ -187,7 +190,7 @@ asio::awaitable<void> ClientSession::relay() {
       std::string answers;
       if (prepared_->answer_prepare_batch(in_.data(), answers)) {
         in_.consume(in_.size());
-        const std::vector<asio::const_buffer> bufs{asio::buffer(answers)};
+        const std::array<asio::const_buffer, 1> bufs{asio::buffer(answers)};
         if (co_await write_client(bufs)) co_return;
         continue;
       }
@@ -242,9 +245,11 @@ asio::awaitable<void> ClientSession::relay() {
     if (scan.forward > 0) {
       if (!server_ && !co_await ensure_server()) co_return;
       pool_->stats().add_received(scan.forward);
-      std::vector<asio::const_buffer> plain;
-      if (!splice.edited()) plain.emplace_back(in_.data().data(), scan.forward);
-      const auto& bufs = splice.edited() ? splice.finish(scan.forward) : plain;
+      std::array<asio::const_buffer, 1> plain;  // no allocation for the common case
+      plain[0] = asio::buffer(in_.data().data(), scan.forward);
+      const std::span<const asio::const_buffer> bufs =
+          splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
+                          : std::span<const asio::const_buffer>(plain);
       const std::error_code ec = co_await server_->stream.write_all(bufs);
       if (ec) {
         if (server_) server_->broken = true;
@@ -259,7 +264,7 @@ asio::awaitable<void> ClientSession::relay() {
         std::string answers;
         prepared_->take_ready_answers(answers);
         if (!answers.empty()) {
-          const std::vector<asio::const_buffer> bufs{asio::buffer(answers)};
+          const std::array<asio::const_buffer, 1> bufs{asio::buffer(answers)};
           if (co_await write_client(bufs)) co_return;
         }
       }
@@ -269,7 +274,7 @@ asio::awaitable<void> ClientSession::relay() {
 }
 
 asio::awaitable<std::error_code> ClientSession::write_client(
-    const std::vector<asio::const_buffer>& bufs) {
+    std::span<const asio::const_buffer> bufs) {
   // The relay and the pump may both answer the client: one write at a time.
   while (client_writing_) {
     client_write_free_.expires_at(pool::Clock::time_point::max());
@@ -362,9 +367,11 @@ asio::awaitable<void> ClientSession::server_pump() {
     if (scan.forward > 0) {
       pool_->stats().add_sent(scan.forward);
       // (No co_await inside ?: or on braced temporaries: GCC 12 miscompiles those.)
-      std::vector<asio::const_buffer> plain;
-      if (!splice.edited()) plain.emplace_back(server.in.data().data(), scan.forward);
-      const auto& bufs = splice.edited() ? splice.finish(scan.forward) : plain;
+      std::array<asio::const_buffer, 1> plain;  // no allocation for the common case
+      plain[0] = asio::buffer(server.in.data().data(), scan.forward);
+      const std::span<const asio::const_buffer> bufs =
+          splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
+                          : std::span<const asio::const_buffer>(plain);
       const std::error_code ec = co_await write_client(bufs);
       server.in.consume(scan.forward);
       if (ec) {

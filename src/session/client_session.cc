@@ -390,7 +390,8 @@ asio::awaitable<void> ClientSession::finish() {
     release_server();
     co_return;
   }
-  // A cancelled read may have left a TLS stream unusable; only plain TCP is reused then.
+  // Session mode (or server_reset_query_always): reset before anyone else gets it; a
+  // connection the reset fails on is closed, not pooled.
   const bool reset = mode_ == config::PoolMode::kSession || cfg_->server_reset_query_always;
   if (reset && !cfg_->server_reset_query.empty()) {
     pool::QueryResult r =

@@ -54,7 +54,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void classify_statement(std::string_view sql);
   // Called per server message while relaying: settles settings_in_flight_.
   void settle_settings(char type, std::span<const uint8_t> body, pool::ServerConnection& server);
-  asio::awaitable<std::error_code> write_client(const std::vector<asio::const_buffer>& bufs);
+  asio::awaitable<std::error_code> write_client(std::span<const asio::const_buffer> bufs);
   asio::awaitable<bool> ensure_server();
   asio::awaitable<bool> sync_parameters();
   asio::awaitable<void> server_pump_loop();

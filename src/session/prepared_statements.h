@@ -76,7 +76,6 @@ class PreparedStatements {
   bool idle() const { return pending_.empty(); }
   // The lease ended abnormally: forget requests in flight.
   void reset_pending() { pending_.clear(); }
-  size_t client_statement_count() const { return statements_.size(); }
 
  private:
   struct Statement {

@@ -5,7 +5,7 @@
 
 #include <asio/buffer.hpp>
 #include <cstdint>
-#include <deque>
+#include <list>
 #include <span>
 #include <string>
 #include <vector>
@@ -48,7 +48,8 @@ class Splicer {
   std::span<const uint8_t> base_;
   size_t run_start_ = 0;
   bool edited_ = false;
-  std::deque<std::string> owned_;  // deque: stable addresses for the buffers
+  // list: stable addresses for the buffers, and no allocation until something is inserted
+  std::list<std::string> owned_;
   std::vector<asio::const_buffer> bufs_;
 };
 

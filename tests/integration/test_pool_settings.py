@@ -193,17 +193,23 @@ def test_without_reserve_the_third_client_waits(pg, sluice):
 
 # -- max_db_connections --------------------------------------------------------------------------
 
-def test_max_db_connections_caps_all_users_of_a_database(pg, sluice, tmp_path):
+def two_user_proxy(pg, sluice, tmp_path, max_db_connections: int, query_wait_timeout: str):
+    """A proxy in front of APP_DB used by APP_USER and OTHER_USER, one pool per user (no
+    forced user). The userlist gives the proxy OTHER_USER's password for the server;
+    clients log in to the proxy with trust."""
     pg.wait_for_connections(APP_USER, APP_DB, 0)
     pg.wait_for_connections(OTHER_USER, APP_DB, 0)
-    # No forced user: one pool per user. The userlist gives the proxy OTHER_USER's password
-    # for the server; clients log in to the proxy with trust.
     userlist = write_userlist(tmp_path / "userlist.txt",
                               {OTHER_USER: PostgresServer.PASSWORDS[OTHER_USER]})
-    proxy = sluice({"auth": {"type": "trust", "file": str(userlist)},
-                    "pool": {"pool_mode": "transaction", "pool_size": 5,
-                             "max_db_connections": 3, "query_wait_timeout": "10s"},
-                    "databases": {APP_DB: {"host": pg.host, "port": pg.port, "dbname": APP_DB}}})
+    return sluice({"auth": {"type": "trust", "file": str(userlist)},
+                   "pool": {"pool_mode": "transaction", "pool_size": 5,
+                            "max_db_connections": max_db_connections,
+                            "query_wait_timeout": query_wait_timeout},
+                   "databases": {APP_DB: {"host": pg.host, "port": pg.port, "dbname": APP_DB}}})
+
+
+def test_max_db_connections_caps_all_users_of_a_database(pg, sluice, tmp_path):
+    proxy = two_user_proxy(pg, sluice, tmp_path, max_db_connections=3, query_wait_timeout="10s")
     users = [APP_USER, OTHER_USER]
     sampler = sleepers_sampler(pg, users)
     sampler.start()
@@ -237,14 +243,7 @@ def test_max_db_connections_reclaims_another_users_idle_connection(pg, sluice, t
     app_user transaction holds the other. A second app_user client must still be served
     (PgBouncer closes the other pool's idle connection for it) instead of waiting until
     server_idle_timeout (600 s) or failing with query_wait_timeout."""
-    pg.wait_for_connections(APP_USER, APP_DB, 0)
-    pg.wait_for_connections(OTHER_USER, APP_DB, 0)
-    userlist = write_userlist(tmp_path / "userlist.txt",
-                              {OTHER_USER: PostgresServer.PASSWORDS[OTHER_USER]})
-    proxy = sluice({"auth": {"type": "trust", "file": str(userlist)},
-                    "pool": {"pool_mode": "transaction", "pool_size": 5,
-                             "max_db_connections": 2, "query_wait_timeout": "4s"},
-                    "databases": {APP_DB: {"host": pg.host, "port": pg.port, "dbname": APP_DB}}})
+    proxy = two_user_proxy(pg, sluice, tmp_path, max_db_connections=2, query_wait_timeout="4s")
     assert proxy.psql("SELECT current_user", user=OTHER_USER, dbname=APP_DB) == OTHER_USER
     assert pg.server_connections(OTHER_USER, APP_DB) == 1  # idle in OTHER_USER's pool
     holder = proxy.connect(user=APP_USER, dbname=APP_DB)
