@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace sluice::pool {
 
@@ -38,12 +39,22 @@ class ServerStatementCache {
   void clear() {
     order_.clear();
     index_.clear();
+    stale_.clear();
   }
+  // The statement exists on the server but its plan went stale (its result type changed
+  // after DDL): it is no longer usable, and must be closed before it is prepared again.
+  void mark_stale(const std::string& name) {
+    remove(name);
+    stale_.insert(name);
+  }
+  // Whether `name` was stale; it is not any more (the caller closes it).
+  bool take_stale(const std::string& name) { return !stale_.empty() && stale_.erase(name) > 0; }
   size_t size() const { return index_.size(); }
 
  private:
   std::list<std::string> order_;  // front = least recently used
   std::unordered_map<std::string, std::list<std::string>::iterator> index_;
+  std::unordered_set<std::string> stale_;  // still on the server, to close before re-use
 };
 
 }  // namespace sluice::pool

@@ -140,10 +140,17 @@ void ClientSession::settle_settings(char type, std::span<const uint8_t> body,
       }
       wanted_fingerprint_ = params_fingerprint(wanted_params_);
       server.params_fingerprint = wanted_fingerprint_;
+      update_statement_name_context();
     }
     settings_in_flight_.clear();
     settings_failed_ = settings_in_tx_ = settings_committed_ = false;
   }
+}
+
+void ClientSession::update_statement_name_context() {
+  if (!prepared_) return;
+  const auto it = wanted_params_.find("search_path");
+  prepared_->set_name_context(it == wanted_params_.end() ? std::string() : it->second);
 }
 
 void ClientSession::count_client_message(char type) {
@@ -232,7 +239,11 @@ asio::awaitable<void> ClientSession::relay() {
               splice.replace(offset, offset + protocol::kHeaderSize + body.size(),
                              std::move(rewritten));
             } else {
-              prepared_->note_request(type);
+              // Whole messages are kept in case the batch must be sent again.
+              const auto message = complete ? std::span<const uint8_t>(in_.data().subspan(
+                                                  offset, protocol::kHeaderSize + body.size()))
+                                            : std::span<const uint8_t>();
+              prepared_->note_request(type, message);
             }
           }
           return ScanAction::kForward;
@@ -250,7 +261,7 @@ asio::awaitable<void> ClientSession::relay() {
       const std::span<const asio::const_buffer> bufs =
           splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
                           : std::span<const asio::const_buffer>(plain);
-      const std::error_code ec = co_await server_->stream.write_all(bufs);
+      const std::error_code ec = co_await write_server(bufs);
       if (ec) {
         if (server_) server_->broken = true;
         co_await stop_server_pump();
@@ -284,6 +295,21 @@ asio::awaitable<std::error_code> ClientSession::write_client(
   const std::error_code ec = co_await client_.write_all(bufs);
   client_writing_ = false;
   client_write_free_.cancel();
+  co_return ec;
+}
+
+asio::awaitable<std::error_code> ClientSession::write_server(
+    std::span<const asio::const_buffer> bufs) {
+  // The relay forwards, the pump re-sends a batch: one write at a time.
+  while (server_writing_) {
+    server_write_free_.expires_at(pool::Clock::time_point::max());
+    co_await server_write_free_.async_wait(kNoThrow);
+  }
+  if (!server_) co_return asio::error::not_connected;
+  server_writing_ = true;
+  const std::error_code ec = co_await server_->stream.write_all(bufs);
+  server_writing_ = false;
+  server_write_free_.cancel();
   co_return ec;
 }
 
@@ -321,6 +347,19 @@ asio::awaitable<void> ClientSession::server_pump() {
         },
         [&](char type, std::span<const uint8_t> body, bool, size_t offset) {
           saw_idle_rfq = false;
+          if (track) {
+            bool forward = true;
+            std::string before;
+            std::string after;
+            prepared_->on_server_message(type, body, server.statements, forward, before, after);
+            const size_t end = offset + protocol::kHeaderSize + body.size();
+            if (!before.empty()) splice.insert(offset, std::move(before));
+            if (!forward) splice.drop(offset, end);
+            if (!after.empty()) splice.insert(end, std::move(after));
+            // What the proxy swallows of a batch it sends again (the error, its
+            // ReadyForQuery) never happened for the client.
+            if (!forward && (type == 'E' || type == 'Z')) return ScanAction::kForward;
+          }
           if (type == 'Z' && !body.empty()) {
             tx_status_ = static_cast<char>(body[0]);
             server.tx_status = tx_status_;
@@ -346,16 +385,6 @@ asio::awaitable<void> ClientSession::server_pump() {
             }
           }
           if (type == 'E' || type == 'C' || type == 'Z') settle_settings(type, body, server);
-          if (track) {
-            bool forward = true;
-            std::string before;
-            std::string after;
-            prepared_->on_server_message(type, server.statements, forward, before, after);
-            const size_t end = offset + protocol::kHeaderSize + body.size();
-            if (!before.empty()) splice.insert(offset, std::move(before));
-            if (!forward) splice.drop(offset, end);
-            if (!after.empty()) splice.insert(end, std::move(after));
-          }
           return ScanAction::kForward;
         });
     if (scan.error) {
@@ -377,6 +406,18 @@ asio::awaitable<void> ClientSession::server_pump() {
       if (ec) {
         client_.close();  // the client is gone; run() sees that and cleans up
         break;
+      }
+    }
+    if (track) {
+      // A batch that failed on a stale statement goes again, re-prepared.
+      const std::string resend = prepared_->take_resend();
+      if (!resend.empty()) {
+        const std::array<asio::const_buffer, 1> bufs{asio::buffer(resend)};
+        if (co_await write_server(bufs)) {
+          server.broken = true;
+          co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
+          break;
+        }
       }
     }
     // Transaction mode: the lease ends at the transaction's end when nothing else is

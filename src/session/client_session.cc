@@ -52,6 +52,7 @@ ClientSession::ClientSession(server::ProxyContext& ctx, net::tcp::socket socket)
       pump_done_(client_.socket().get_executor()),
       pump_wakeup_(client_.socket().get_executor()),
       client_write_free_(client_.socket().get_executor()),
+      server_write_free_(client_.socket().get_executor()),
       client_scan_(cfg_->max_message_size),
       server_scan_(cfg_->max_message_size) {
   max_message_size_ = cfg_->max_message_size;
@@ -246,6 +247,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   if (mode_ == config::PoolMode::kTransaction && cfg_->max_prepared_statements > 0) {
     prepared_ =
         std::make_unique<PreparedStatements>(static_cast<size_t>(cfg_->max_prepared_statements));
+    update_statement_name_context();
   }
   info_->server_host = db->host;
   info_->server_port = db->port;

@@ -6,9 +6,9 @@
 //
 // Threading: a session lives on the worker that accepted it. Two coroutines run on that
 // worker's executor: run() reads the client and forwards to the server; server_pump()
-// reads the leased server and forwards to the client. Only run() writes to the server;
-// both may write to the client (answers the proxy owes, forwarded replies), always
-// through write_client(), which lets one write at a time.
+// reads the leased server and forwards to the client. Both may write to either side (the
+// pump re-sends a batch that failed on a stale prepared statement), always through
+// write_client() / write_server(), which let one write at a time.
 #pragma once
 
 #include <asio.hpp>
@@ -54,7 +54,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void classify_statement(std::string_view sql);
   // Called per server message while relaying: settles settings_in_flight_.
   void settle_settings(char type, std::span<const uint8_t> body, pool::ServerConnection& server);
+  // Prepared statements are shared between clients only under the same search_path.
+  void update_statement_name_context();
   asio::awaitable<std::error_code> write_client(std::span<const asio::const_buffer> bufs);
+  asio::awaitable<std::error_code> write_server(std::span<const asio::const_buffer> bufs);
   asio::awaitable<bool> ensure_server();
   asio::awaitable<bool> sync_parameters();
   asio::awaitable<void> server_pump_loop();
@@ -86,6 +89,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool pump_loop_exit_ = false;
   bool client_writing_ = false;           // write_client() in progress
   asio::steady_timer client_write_free_;  // cancelled when it ends
+  bool server_writing_ = false;           // write_server() in progress
+  asio::steady_timer server_write_free_;  // cancelled when it ends
   bool closing_ = false;
   bool disconnecting_ = false;  // a timeout is closing the session
 

@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/bytes.h"
 #include "protocol/builder.h"
 #include "protocol/frame.h"
 #include "protocol/reader.h"
@@ -16,9 +17,13 @@ namespace sluice::session {
 namespace {
 
 constexpr size_t kServerNameHashBytes = 16;  // 128 bits: collisions are not a concern
+// A batch larger than this is not kept for a re-send (a stale statement's error then
+// reaches the client).
+constexpr size_t kMaxResendBytes = size_t{64} * 1024;
 
-// "sluice_" + hex of a hash of query text and parameter types.
-std::string server_statement_name(const std::string& query, const std::string& param_types) {
+// "sluice_" + hex of a hash of query text, parameter types and name context.
+std::string hashed_statement_name(const std::string& query, const std::string& param_types,
+                                  const std::string& context) {
   unsigned char digest[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
@@ -26,6 +31,10 @@ std::string server_statement_name(const std::string& query, const std::string& p
   EVP_DigestUpdate(ctx, query.data(), query.size());
   EVP_DigestUpdate(ctx, "\0", 1);
   EVP_DigestUpdate(ctx, param_types.data(), param_types.size());
+  if (!context.empty()) {
+    EVP_DigestUpdate(ctx, "\0", 1);
+    EVP_DigestUpdate(ctx, context.data(), context.size());
+  }
   EVP_DigestFinal_ex(ctx, digest, &len);
   EVP_MD_CTX_free(ctx);
   static constexpr char kHex[] = "0123456789abcdef";
@@ -82,7 +91,50 @@ bool is_extended(char request) {
   return request == 'P' || request == 'B' || request == 'D' || request == 'E' || request == 'C';
 }
 
+// Whether a request of this type gets a response the tracker waits for.
+bool gets_response(char type) { return completes(type, 'Z') || is_extended(type); }
+
+// PostgreSQL's "cached plan must not change result type": 0A000 raised where a cached
+// plan is revalidated (the routine name is not translated, unlike the message).
+bool is_stale_plan_error(std::span<const uint8_t> body) {
+  const auto fields = protocol::parse_error_fields(body);
+  const auto code = fields.find('C');
+  const auto routine = fields.find('R');
+  return code != fields.end() && code->second == protocol::sqlstate::kFeatureNotSupported &&
+         routine != fields.end() && routine->second == "RevalidateCachedQuery";
+}
+
 }  // namespace
+
+std::string PreparedStatements::server_statement_name(const std::string& query,
+                                                      const std::string& types) const {
+  return hashed_statement_name(query, types, name_context_);
+}
+
+void PreparedStatements::push(PendingRequest request) {
+  if (batch_resendable_) batch_.push_back(request);
+  pending_.push_back(std::move(request));
+}
+
+void PreparedStatements::begin_message() {
+  if (batch_open_) return;
+  batch_open_ = true;
+  batch_resendable_ = pending_.empty() && tx_status_ == 'I';
+  batch_is_resend_ = false;
+  batch_.clear();
+  batch_bytes_.clear();
+}
+
+void PreparedStatements::keep_sent(char type, std::string_view sent) {
+  if (type == 'S' || type == 'Q' || type == 'F') batch_open_ = false;
+  if (!batch_resendable_) return;
+  if (type == 'Q' || type == 'F' || batch_bytes_.size() + sent.size() > kMaxResendBytes) {
+    batch_resendable_ = false;  // a simple query is no part of an extended batch
+    batch_.clear();
+    return;
+  }
+  batch_bytes_.append(sent);
+}
 
 void PreparedStatements::ensure_prepared(const Statement& st, pool::ServerStatementCache& server,
                                          std::string& out) {
@@ -90,16 +142,29 @@ void PreparedStatements::ensure_prepared(const Statement& st, pool::ServerStatem
     server.touch(st.server_name);
     return;
   }
+  if (server.take_stale(st.server_name)) {
+    out += close_statement_message(st.server_name);
+    push({'C', ResponseRoute::kSwallow, {}, {}, {}});
+  }
   if (auto evicted = server.add(st.server_name, max_per_server_)) {
     out += close_statement_message(*evicted);
-    pending_.push_back({'C', ResponseRoute::kSwallow, {}, {}, {}});
+    push({'C', ResponseRoute::kSwallow, {}, {}, {}});
   }
   out += parse_message(st.server_name, st.query, st.param_types);
-  pending_.push_back({'P', ResponseRoute::kSwallow, {}, st.server_name, {}});
+  push({'P', ResponseRoute::kSwallow, {}, st.server_name, {}});
 }
 
 bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCache& server,
                                  std::string& out) {
+  begin_message();
+  const size_t mark = out.size();
+  if (!rewrite_message(type, body, server, out)) return false;
+  keep_sent(type, std::string_view(out).substr(mark));
+  return true;
+}
+
+bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStatementCache& server,
+                                         std::string& out) {
   protocol::BodyReader r(body);
   switch (type) {
     case 'P': {
@@ -112,7 +177,7 @@ bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCac
         auto replacement = rewrite_deallocate(query, server, out);
         if (!replacement) return false;
         out += parse_message("", *replacement, types);
-        pending_.push_back({'P', ResponseRoute::kForward, {}, {}, {}});
+        push({'P', ResponseRoute::kForward, {}, {}, {}});
         return true;
       }
       Statement st{std::move(query), std::move(types), {}};
@@ -120,15 +185,19 @@ bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCac
       const Statement& saved = statements_[name] = std::move(st);
       if (server.contains(saved.server_name)) {
         server.touch(saved.server_name);
-        pending_.push_back({'P', ResponseRoute::kAnswer, bare_message('1'), {}, {}});
+        push({'P', ResponseRoute::kAnswer, bare_message('1'), {}, {}});
         return true;
+      }
+      if (server.take_stale(saved.server_name)) {
+        out += close_statement_message(saved.server_name);
+        push({'C', ResponseRoute::kSwallow, {}, {}, {}});
       }
       if (auto evicted = server.add(saved.server_name, max_per_server_)) {
         out += close_statement_message(*evicted);
-        pending_.push_back({'C', ResponseRoute::kSwallow, {}, {}, {}});
+        push({'C', ResponseRoute::kSwallow, {}, {}, {}});
       }
       out += parse_message(saved.server_name, saved.query, saved.param_types);
-      pending_.push_back({'P', ResponseRoute::kForward, {}, saved.server_name, name});
+      push({'P', ResponseRoute::kForward, {}, saved.server_name, name});
       return true;
     }
     case 'B': {
@@ -145,7 +214,7 @@ bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCac
           .cstr(it->second.server_name)
           .raw(rest)
           .end();
-      pending_.push_back({'B', ResponseRoute::kForward, {}, {}, {}});
+      push({'B', ResponseRoute::kForward, {}, it->second.server_name, {}});
       return true;
     }
     case 'D': {
@@ -156,7 +225,7 @@ bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCac
       if (it == statements_.end()) return false;
       ensure_prepared(it->second, server, out);
       protocol::MessageWriter(out).begin('D').byte('S').cstr(it->second.server_name).end();
-      pending_.push_back({'D', ResponseRoute::kForward, {}, {}, {}});
+      push({'D', ResponseRoute::kForward, {}, it->second.server_name, {}});
       return true;
     }
     case 'C': {
@@ -165,7 +234,7 @@ bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCac
       if (!r.ok() || kind != 'S' || name.empty()) return false;
       // Other clients may share the server-side statement: only the client's name goes.
       statements_.erase(name);
-      pending_.push_back({'C', ResponseRoute::kAnswer, bare_message('3'), {}, {}});
+      push({'C', ResponseRoute::kAnswer, bare_message('3'), {}, {}});
       return true;
     }
     default:
@@ -282,17 +351,21 @@ std::optional<std::string> PreparedStatements::rewrite_deallocate(
 
 bool PreparedStatements::rewrite_query(std::string_view sql, pool::ServerStatementCache& server,
                                        std::string& out) {
+  begin_message();
+  const size_t mark = out.size();
   auto replacement = rewrite_deallocate(sql, server, out);
   if (!replacement) return false;
   protocol::append_query(out, *replacement);
-  pending_.push_back({'Q', ResponseRoute::kForward, {}, {}, {}});
+  push({'Q', ResponseRoute::kForward, {}, {}, {}});
+  keep_sent('Q', std::string_view(out).substr(mark));
   return true;
 }
 
-void PreparedStatements::note_request(char type) {
-  if (completes(type, 'Z') || is_extended(type)) {
-    pending_.push_back({type, ResponseRoute::kForward, {}, {}, {}});
-  }
+void PreparedStatements::note_request(char type, Bytes message) {
+  begin_message();
+  if (gets_response(type)) push({type, ResponseRoute::kForward, {}, {}, {}});
+  if (message.empty()) batch_resendable_ = false;  // streamed through: not kept
+  keep_sent(type, std::string_view(reinterpret_cast<const char*>(message.data()), message.size()));
 }
 
 void PreparedStatements::take_ready_answers(std::string& out) {
@@ -313,13 +386,84 @@ void PreparedStatements::drop_until_sync(pool::ServerStatementCache& server) {
   }
 }
 
-void PreparedStatements::on_server_message(char type, pool::ServerStatementCache& server,
-                                           bool& forward, std::string& before, std::string& after) {
+bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& server) {
+  const std::string stale = pending_.front().server_statement;
+  // Resendable: the whole batch (through its Sync) is kept, nothing was sent after it, and
+  // no Execute of it ran before the failure; the implicit transaction it ran in is gone.
+  const bool whole = batch_resendable_ && !batch_open_ && !batch_is_resend_ && !batch_.empty() &&
+                     batch_.back().type == 'S' && pending_.size() <= batch_.size() &&
+                     pending_.back().type == 'S';
+  const size_t failed = whole ? batch_.size() - pending_.size() : 0;
+  bool executed = false;
+  for (size_t i = 0; i < failed; ++i) executed = executed || batch_[i].type == 'E';
+  const Statement* statement = nullptr;
+  for (const auto& [name, st] : statements_) {
+    if (st.server_name == stale) statement = &st;
+  }
+  if (!whole || executed || statement == nullptr) {
+    server.mark_stale(stale);  // the next use closes and prepares it again
+    return false;
+  }
+  // The server skips to the Sync and answers it: swallow both, then send again.
+  while (pending_.front().type != 'S') pending_.pop_front();
+  pending_.front().route = ResponseRoute::kSwallow;
+
+  std::vector<PendingRequest> sent = std::move(batch_);
+  const std::string bytes = std::move(batch_bytes_);
+  batch_.clear();
+  batch_bytes_.clear();
+  batch_is_resend_ = true;  // batch_resendable_ stays: the new batch is kept the same way
+  std::string& out = resend_;
+  out += close_statement_message(stale);
+  push({'C', ResponseRoute::kSwallow, {}, {}, {}});
+  out += parse_message(stale, statement->query, statement->param_types);
+  push({'P', ResponseRoute::kSwallow, {}, stale, {}});
+  server.touch(stale);
+  // Walk the messages sent with the requests they made (answered ones made none).
+  size_t pos = 0;
+  size_t next = 0;
+  while (pos + protocol::kHeaderSize <= bytes.size()) {
+    const char type = bytes[pos];
+    const size_t len = 1 + read_u32(reinterpret_cast<const uint8_t*>(bytes.data()) + pos + 1);
+    const std::string_view message(bytes.data() + pos, len);
+    pos += len;
+    if (!gets_response(type)) {
+      if (next >= failed) out += message;
+      continue;
+    }
+    while (next < sent.size() && sent[next].route == ResponseRoute::kAnswer) {
+      if (next >= failed) push(sent[next]);  // owed, not delivered yet
+      ++next;
+    }
+    if (next >= sent.size()) break;
+    PendingRequest request = sent[next];
+    if (next++ < failed) {
+      // Already answered. Statements it prepared survived the failure; its portals did
+      // not: bind them again, quietly.
+      if (type != 'B') continue;
+      request.route = ResponseRoute::kSwallow;
+    }
+    out += message;
+    push(std::move(request));
+  }
+  batch_open_ = false;
+  return true;
+}
+
+void PreparedStatements::on_server_message(char type, Bytes body,
+                                           pool::ServerStatementCache& server, bool& forward,
+                                           std::string& before, std::string& after) {
   take_ready_answers(before);
   forward = true;
+  if (type == 'Z' && !body.empty()) tx_status_ = static_cast<char>(body[0]);
   if (type == 'N' || type == 'S' || type == 'A' || pending_.empty()) return;
   const PendingRequest& front = pending_.front();
   if (type == 'E') {
+    if ((front.type == 'B' || front.type == 'D') && !front.server_statement.empty() &&
+        is_stale_plan_error(body) && retry_stale_statement(server)) {
+      forward = false;
+      return;
+    }
     if (is_extended(front.type)) drop_until_sync(server);
   } else {
     forward = front.route != ResponseRoute::kSwallow;

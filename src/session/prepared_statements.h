@@ -10,6 +10,15 @@
 // Because it adds, drops and answers messages, it tracks every request in flight so that
 // each server response is matched to its request and the client sees exactly the
 // responses it asked for, in order.
+//
+// Shared server statements can go stale: after DDL changes a table's shape, PostgreSQL
+// refuses to run a statement planned before it ("cached plan must not change result type",
+// 0A000) — also for a client that prepared it after the DDL, since the server statement is
+// older. The statement is then closed and prepared again on that server connection, and
+// when nothing of the client's batch can have run yet (it started outside a transaction
+// block and the failure came before any Execute) the batch is sent again: the client sees
+// the results, not the error. Otherwise the error reaches the client, as PostgreSQL would
+// send it, and the next use prepares the statement afresh.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +28,8 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 #include "pool/statement_cache.h"
 
@@ -35,7 +46,7 @@ struct PendingRequest {
   char type = 0;  // the request's message type: P B D E C S Q F
   ResponseRoute route = ResponseRoute::kForward;
   std::string answer;            // for kAnswer
-  std::string server_statement;  // for P: the server-side name being prepared
+  std::string server_statement;  // for P: the name being prepared; for B and D: the one used
   std::string client_statement;  // for P from the client: its own name
 };
 
@@ -63,19 +74,34 @@ class PreparedStatements {
   // server drops them all. Returns true when it wrote a replacement to `out` (and noted
   // the request); false means: forward unchanged and call note_request('Q').
   bool rewrite_query(std::string_view sql, pool::ServerStatementCache& server, std::string& out);
-  // Records a request forwarded unchanged (E, S, Q, F, and P/B/D/C it did not rewrite).
-  void note_request(char type);
+  // Records a message forwarded unchanged (E, S, Q, F, and P/B/D/C it did not rewrite);
+  // `message` is the whole message as sent, or empty when it streams through in parts.
+  void note_request(char type, Bytes message = {});
 
-  // Routes one complete-or-starting server message. Sets `forward` (pass it on), and
-  // fills `before`/`after` with answers the proxy owes the client around it.
-  void on_server_message(char type, pool::ServerStatementCache& server, bool& forward,
+  // Routes one server message (`body` is complete for the types the relay inspects: Z, E
+  // and the completions). Sets `forward` (pass it on), and fills `before`/`after` with
+  // answers the proxy owes the client around it.
+  void on_server_message(char type, Bytes body, pool::ServerStatementCache& server, bool& forward,
                          std::string& before, std::string& after);
   // Answers owed right now because nothing the server still has to answer precedes them.
   void take_ready_answers(std::string& out);
+  // Messages to send to the server again after a stale statement was re-prepared (see
+  // above); empty when none. The caller writes them before any later client message.
+  std::string take_resend() { return std::exchange(resend_, {}); }
+
+  // Server-side names also depend on this (the client's search_path: the same text can
+  // mean other tables under another one), so clients only share statements that mean the
+  // same thing.
+  void set_name_context(std::string context) { name_context_ = std::move(context); }
 
   bool idle() const { return pending_.empty(); }
   // The lease ended abnormally: forget requests in flight.
-  void reset_pending() { pending_.clear(); }
+  void reset_pending() {
+    pending_.clear();
+    batch_.clear();
+    batch_open_ = false;
+    tx_status_ = 'I';
+  }
 
  private:
   struct Statement {
@@ -88,12 +114,35 @@ class PreparedStatements {
   std::optional<std::string> rewrite_deallocate(std::string_view sql,
                                                 pool::ServerStatementCache& server,
                                                 std::string& prefix);
+  bool rewrite_message(char type, Bytes body, pool::ServerStatementCache& server, std::string& out);
   void ensure_prepared(const Statement& st, pool::ServerStatementCache& server, std::string& out);
   void drop_until_sync(pool::ServerStatementCache& server);
+  std::string server_statement_name(const std::string& query, const std::string& types) const;
+
+  // Every request goes through here: in flight, and in the batch kept for a re-send.
+  void push(PendingRequest request);
+  // A client message starts a batch if none is open; `sent` are the bytes it put on the
+  // wire (kept while the batch may have to be sent again).
+  void begin_message();
+  void keep_sent(char type, std::string_view sent);
+  // On "cached plan must not change result type" for the statement `front` used.
+  bool retry_stale_statement(pool::ServerStatementCache& server);
 
   size_t max_per_server_;
+  std::string name_context_;
   std::unordered_map<std::string, Statement> statements_;  // by the client's name
   std::deque<PendingRequest> pending_;
+
+  // The client's current batch (messages up to and including Sync), kept while it could
+  // be sent again: it began with nothing in flight, outside a transaction block, and is
+  // small. batch_ mirrors its requests in order; batch_bytes_ holds what was sent.
+  bool batch_open_ = false;
+  bool batch_resendable_ = false;
+  bool batch_is_resend_ = false;  // a batch is sent again at most once
+  char tx_status_ = 'I';          // the server's, as of its last ReadyForQuery
+  std::vector<PendingRequest> batch_;
+  std::string batch_bytes_;
+  std::string resend_;
 };
 
 }  // namespace sluice::session

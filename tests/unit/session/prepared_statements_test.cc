@@ -47,10 +47,43 @@ struct Routed {
   std::string before;
   std::string after;
 };
-Routed route(PreparedStatements& ps, pool::ServerStatementCache& cache, char type) {
+Routed route(PreparedStatements& ps, pool::ServerStatementCache& cache, char type,
+             Bytes body = {}) {
   Routed r{};
-  ps.on_server_message(type, cache, r.forward, r.before, r.after);
+  ps.on_server_message(type, body, cache, r.forward, r.before, r.after);
   return r;
+}
+
+// A whole client message of `type` with `body`.
+std::string whole(char type, const std::string& body) {
+  std::string out;
+  protocol::MessageWriter(out).begin(type).raw(body).end();
+  return out;
+}
+
+// The body of PostgreSQL's error for a statement whose result type changed after DDL.
+std::string stale_plan_error() {
+  std::string body;
+  for (const auto& [field, value] : {std::pair<char, std::string>{'S', "ERROR"},
+                                     {'C', "0A000"},
+                                     {'M', "cached plan must not change result type"},
+                                     {'R', "RevalidateCachedQuery"}}) {
+    body += field;
+    body += value;
+    body += '\0';
+  }
+  body += '\0';
+  return body;
+}
+
+// Prepares "s1" on `cache` and sees it answered, outside a transaction block.
+void prepare_s1(PreparedStatements& ps, pool::ServerStatementCache& cache) {
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("s1", "SELECT * FROM t")), cache, out));
+  ps.note_request('S', bytes(whole('S', "")));
+  route(ps, cache, '1');
+  route(ps, cache, 'Z', bytes(std::string("I")));
+  ASSERT_TRUE(ps.idle());
 }
 
 TEST(PreparedStatements, FirstParseGoesToServerUnderASharedName) {
@@ -174,6 +207,66 @@ TEST(PreparedStatements, PrepareOnlyBatchIsAnsweredWithoutAServer) {
   answers.clear();
   EXPECT_FALSE(other.answer_prepare_batch(bytes(with_bind), answers));
   EXPECT_TRUE(answers.empty());
+}
+
+TEST(PreparedStatements, StaleStatementIsRepreparedAndTheBatchSentAgain) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  prepare_s1(ps, cache);
+  // Bind, Describe portal, Execute, Sync: fails at Bind, nothing ran.
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('B', bytes(bind_body("s1")), cache, out));
+  const std::string describe = std::string("P") + '\0';
+  ps.note_request('D', bytes(whole('D', describe)));
+  ps.note_request('E', bytes(whole('E', std::string("\0\0\0\0\0", 5))));
+  ps.note_request('S', bytes(whole('S', "")));
+  const std::string error = stale_plan_error();
+  EXPECT_FALSE(route(ps, cache, 'E', bytes(error)).forward);  // the client never sees it
+  const std::string resend = ps.take_resend();
+  EXPECT_EQ(types_of(resend), "CPBDES");  // close, prepare again, then the batch
+  EXPECT_FALSE(route(ps, cache, 'Z', bytes(std::string("I"))).forward);
+  EXPECT_FALSE(route(ps, cache, '3').forward);
+  EXPECT_FALSE(route(ps, cache, '1').forward);
+  for (const char type : std::string("2TDCZ")) {
+    EXPECT_TRUE(route(ps, cache, type, bytes(std::string("I"))).forward) << type;
+  }
+  EXPECT_TRUE(ps.idle());
+  EXPECT_EQ(cache.size(), 1u);
+}
+
+TEST(PreparedStatements, StaleStatementInATransactionBlockReportsAndClosesLater) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  prepare_s1(ps, cache);
+  ps.note_request('Q', bytes(whole('Q', std::string("BEGIN") + '\0')));
+  route(ps, cache, 'C');
+  route(ps, cache, 'Z', bytes(std::string("T")));
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('B', bytes(bind_body("s1")), cache, out));
+  ps.note_request('E', bytes(whole('E', std::string("\0\0\0\0\0", 5))));
+  ps.note_request('S', bytes(whole('S', "")));
+  const std::string error = stale_plan_error();
+  EXPECT_TRUE(route(ps, cache, 'E', bytes(error)).forward);  // something may have run
+  EXPECT_TRUE(ps.take_resend().empty());
+  EXPECT_TRUE(route(ps, cache, 'Z', bytes(std::string("E"))).forward);
+  EXPECT_EQ(cache.size(), 0u);
+  // The next use closes the stale statement before preparing it again.
+  out.clear();
+  ASSERT_TRUE(ps.rewrite('B', bytes(bind_body("s1")), cache, out));
+  EXPECT_EQ(types_of(out), "CPB");
+}
+
+TEST(PreparedStatements, SameTextUnderAnotherSearchPathIsAnotherServerStatement) {
+  pool::ServerStatementCache cache;
+  PreparedStatements a(10);
+  PreparedStatements b(10);
+  b.set_name_context("other_schema");
+  std::string out;
+  ASSERT_TRUE(a.rewrite('P', bytes(parse_body("x", "SELECT * FROM t")), cache, out));
+  out.clear();
+  ASSERT_TRUE(b.rewrite('P', bytes(parse_body("x", "SELECT * FROM t")), cache, out));
+  EXPECT_EQ(types_of(out), "P");  // not answered from a's statement
+  EXPECT_EQ(cache.size(), 2u);
 }
 
 }  // namespace
