@@ -24,12 +24,6 @@ awaitable<std::tuple<std::error_code, size_t>> Stream::read_some(asio::mutable_b
   co_return co_await socket_.async_read_some(buf, kNoThrow);
 }
 
-awaitable<std::error_code> Stream::wait_readable() {
-  if (tls_) co_return std::error_code{};
-  auto [ec] = co_await socket_.async_wait(tcp::socket::wait_read, kNoThrow);
-  co_return ec;
-}
-
 awaitable<std::error_code> Stream::write_all(asio::const_buffer buf) {
   if (tls_) {
     auto [ec, n] = co_await asio::async_write(*tls_, buf, kNoThrow);

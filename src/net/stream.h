@@ -30,9 +30,6 @@ class Stream {
                                          bool verify_host);
 
   awaitable<std::tuple<std::error_code, size_t>> read_some(asio::mutable_buffer buf);
-  // Waits until a read would find data, holding no buffer meanwhile. On TLS streams it
-  // returns at once: decrypted bytes may already sit inside the TLS layer.
-  awaitable<std::error_code> wait_readable();
   awaitable<std::error_code> write_all(asio::const_buffer buf);
   awaitable<std::error_code> write_all(std::span<const asio::const_buffer> bufs);
 

@@ -49,13 +49,12 @@ ClientSession::ClientSession(server::ProxyContext& ctx, net::tcp::socket socket)
     : ctx_(ctx),
       cfg_(ctx.config()),
       client_(std::move(socket)),
-      pump_done_(client_.socket().get_executor()),
-      pump_wakeup_(client_.socket().get_executor()),
-      client_write_free_(client_.socket().get_executor()),
-      server_write_free_(client_.socket().get_executor()),
+      changed_(client_.socket().get_executor()),
       client_scan_(cfg_->max_message_size),
       server_scan_(cfg_->max_message_size) {
   max_message_size_ = cfg_->max_message_size;
+  // Never expires: waits on it end when cancel() wakes every waiter at once.
+  changed_.expires_at(pool::Clock::time_point::max());
   last_client_activity_ = pool::Clock::now();
 }
 
@@ -75,6 +74,19 @@ asio::awaitable<void> ClientSession::fatal(std::string_view sqlstate, std::strin
 asio::awaitable<void> ClientSession::run() {
   auto self = shared_from_this();
   WorkerSessions::Registration reg(this);
+  // run()'s frame lives as long as the session; start()'s, with the login's state, not.
+  if (!co_await start()) {
+    client_.close();
+    co_return;
+  }
+  co_await relay();
+  co_await finish();
+  pump_loop_exit_ = true;
+  changed_.cancel();
+}
+
+asio::awaitable<bool> ClientSession::start() {
+  auto self = shared_from_this();
   std::error_code ignored;
   client_.socket().set_option(net::tcp::no_delay(true), ignored);
 
@@ -87,11 +99,11 @@ asio::awaitable<void> ClientSession::run() {
   });
 
   auto startup = co_await read_startup();
-  if (!startup) co_return;
+  if (!startup) co_return false;
   if (startup->kind == protocol::StartupKind::kCancel) {
     login_deadline.cancel();
     co_await forward_cancel(*startup);
-    co_return;
+    co_return false;
   }
   info_ = ctx_.clients.add();
   info_->addr = client_.remote_address();
@@ -103,23 +115,11 @@ asio::awaitable<void> ClientSession::run() {
     const bool ok = co_await login_admin(*startup);
     login_deadline.cancel();
     if (ok) co_await admin::run_admin_console(ctx_, client_, in_, *info_);
-    client_.close();
-    co_return;
+    co_return false;
   }
   const bool logged_in = co_await login(*startup);
   login_deadline.cancel();
-  if (!logged_in) {
-    client_.close();
-    co_return;
-  }
-  // One pump per session, parked between leases: cheaper than a coroutine per lease.
-  asio::co_spawn(
-      client_.socket().get_executor(),
-      [self = shared_from_this()]() { return self->server_pump_loop(); }, asio::detached);
-  co_await relay();
-  co_await finish();
-  pump_loop_exit_ = true;
-  pump_wakeup_.cancel();
+  co_return logged_in;
 }
 
 asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_startup() {
@@ -319,7 +319,16 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   set_state(ClientState::kActive);
   if (!co_await sync_parameters()) co_return false;
   pump_running_ = true;
-  pump_wakeup_.cancel();  // server_pump_loop() takes it from here
+  if (pump_loop_alive_) {
+    changed_.cancel();  // server_pump_loop() takes it from here
+  } else {
+    // One pump per session, parked between leases (cheaper than a coroutine per lease),
+    // started at the first lease and again after check_timeouts() ended it.
+    pump_loop_alive_ = true;
+    asio::co_spawn(
+        client_.socket().get_executor(),
+        [self = shared_from_this()]() { return self->server_pump_loop(); }, asio::detached);
+  }
   co_return true;
 }
 
@@ -365,8 +374,7 @@ asio::awaitable<void> ClientSession::stop_server_pump() {
     server_->stream.socket().cancel(ignored);
   }
   while (pump_running_) {
-    pump_done_.expires_at(pool::Clock::time_point::max());
-    co_await pump_done_.async_wait(kNoThrow);
+    co_await changed_.async_wait(kNoThrow);
   }
 }
 
@@ -426,6 +434,10 @@ void ClientSession::check_timeouts(pool::Clock::time_point now) {
   const auto state = info_->state.load(std::memory_order_relaxed);
   if (state == ClientState::kLogin) return;
   const auto idle_for = now - last_client_activity_;
+  if (!server_ && pump_loop_alive_ && !pump_running_ && idle_for >= kPumpParkedLimit) {
+    pump_loop_end_ = true;  // idle clients keep no parked pump
+    changed_.cancel();
+  }
   const bool in_tx = server_ && tx_status_ != 'I' && pending_syncs_ == 0;
   if (cfg_->idle_transaction_timeout.count() > 0 && in_tx &&
       idle_for >= cfg_->idle_transaction_timeout) {

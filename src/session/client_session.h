@@ -42,11 +42,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void close() { client_.close(); }
 
  private:
+  // Startup, TLS and login; true when the client is logged in for relaying.
+  asio::awaitable<bool> start();
   asio::awaitable<std::optional<protocol::StartupPacket>> read_startup();
   asio::awaitable<bool> login(const protocol::StartupPacket& startup);
   asio::awaitable<bool> login_admin(const protocol::StartupPacket& startup);
   asio::awaitable<void> forward_cancel(const protocol::StartupPacket& packet);
   asio::awaitable<void> relay();
+  // One read of client data and everything it sets off; false when the session ends.
+  asio::awaitable<bool> relay_round(bool read_first);
   void count_client_message(char type);
   // Transaction mode: pins the client to its server connection for what cannot move
   // (LISTEN, session advisory locks, temp tables, WITH HOLD cursors, SQL PREPARE), and
@@ -84,13 +88,18 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   pool::ServerPtr server_;  // the lease, when held
   bool pump_running_ = false;
-  asio::steady_timer pump_done_;    // cancelled when server_pump() exits
-  asio::steady_timer pump_wakeup_;  // cancelled when a lease starts (pump_running_ set)
   bool pump_loop_exit_ = false;
-  bool client_writing_ = false;           // write_client() in progress
-  asio::steady_timer client_write_free_;  // cancelled when it ends
-  bool server_writing_ = false;           // write_server() in progress
-  asio::steady_timer server_write_free_;  // cancelled when it ends
+  bool pump_loop_alive_ = false;  // server_pump_loop() is running (parked or pumping)
+  bool pump_loop_end_ = false;    // ask a parked server_pump_loop() to end
+  // A pump parked this long with no client activity ends; the next lease starts one.
+  static constexpr auto kPumpParkedLimit = std::chrono::seconds(5);
+  bool client_writing_ = false;  // write_client() in progress
+  bool server_writing_ = false;  // write_server() in progress
+  // One wake-up for every waiter of the session (never expires; cancel() wakes them all and
+  // each re-checks what it waits for): a lease started (pump_running_ set), the pump
+  // ended, a write ended, the session ends. One timer instead of one per purpose keeps
+  // idle clients small.
+  asio::steady_timer changed_;
   bool closing_ = false;
   bool disconnecting_ = false;  // a timeout is closing the session
 

@@ -22,7 +22,6 @@
 #pragma once
 
 #include <cstdint>
-#include <deque>
 #include <optional>
 #include <span>
 #include <string>
@@ -32,6 +31,7 @@
 #include <vector>
 
 #include "pool/statement_cache.h"
+#include "session/request_queue.h"
 
 namespace sluice::session {
 
@@ -131,7 +131,7 @@ class PreparedStatements {
   size_t max_per_server_;
   std::string name_context_;
   std::unordered_map<std::string, Statement> statements_;  // by the client's name
-  std::deque<PendingRequest> pending_;
+  RequestQueue<PendingRequest> pending_;
 
   // The client's current batch (messages up to and including Sync), kept while it could
   // be sent again: it began with nothing in flight, outside a transaction block, and is
