@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# `make bench`: pgbench -S at 16 and 200 clients directly, via PgBouncer 1.18 and via Sluice
-# (transaction mode, same pool size) against a temporary PostgreSQL 15; prints TPS ratios.
-# Extra arguments go to bench/compare.py (see bench/README.md).
+# `make bench` / `make bench-quick`: the benchmark suite (bench/suite.py) against a temporary
+# PostgreSQL 15, directly and through PgBouncer, Pgpool-II and Sluice. Arguments go to
+# bench/suite.py (see bench/README.md); results land in bench/results/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SLUICE_BIN="${SLUICE_BIN:-build/sluice}"
-exec /usr/bin/python3 bench/compare.py "$@"
+exec /usr/bin/python3 bench/suite.py "$@"

@@ -10,7 +10,7 @@ PACKAGES=(
   libasio-dev libssl-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libpg-query-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  postgresql-15 postgresql-client-15 pgbouncer
+  postgresql-15 postgresql-client-15 pgbouncer pgpool2
   python3 python3-pytest python3-psycopg2 python3-psycopg nodejs
   procps iproute2 util-linux openssl
 )
@@ -34,8 +34,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# The Debian packages start a cluster and a pgbouncer on install; Sluice runs its own.
+# The Debian packages start a cluster, a pgbouncer and a pgpool on install; Sluice (and
+# bench/, which runs its own PgBouncer and Pgpool-II) runs its own.
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl disable --now pgbouncer >/dev/null 2>&1 || true
+  systemctl disable --now pgpool2 >/dev/null 2>&1 || true
 fi
 service pgbouncer stop >/dev/null 2>&1 || true
+service pgpool2 stop >/dev/null 2>&1 || true
