@@ -89,7 +89,7 @@ def machine_info(repo: Path, *, pg_bin: Path, pgbench: str, pgbouncer: str,
         "pgbench": _first_line([pgbench, "--version"]),
         "pgbouncer": _first_line([pgbouncer, "--version"]),
         "pgpool": pgpool_version,
-        "sluice": _first_line([str(sluice), "--version"]),
+        "sluice": _first_line([str(sluice), "--version"]) or f"{sluice} (no version)",
         "sluice_commit": (commit or "?") + ("-dirty" if dirty else ""),
         "sluice_build_type": build_type,
     }
@@ -162,7 +162,8 @@ def markdown(data: dict) -> str:
     notes: dict[str, int] = {}
     mode = suite.get("mode") or ("quick" if suite["quick"] else "full")
     lines = [
-        f"**{mode} mode**: {suite['rounds']} rounds of {suite['duration_s']} s per run, "
+        f"**{mode} mode**: {suite['rounds']} round{'s' if suite['rounds'] != 1 else ''} of "
+        f"{suite['duration_s']} s per run, "
         f"interleaved, median reported; run on {suite['started_at']} "
         f"({suite['elapsed_s']:.0f} s in all).",
         "",

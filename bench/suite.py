@@ -117,6 +117,7 @@ class Target:
     server: object | None = None
     cpu_probe: Callable[[], float] | None = None
     error: str | None = None  # why it is not running
+    missing: bool = False  # not installed: its results say "n/a", not "fails"
     ready_s: dict = field(default_factory=dict)  # direct: clients -> connect + 1 tx each, s
 
     def alive(self) -> bool:
@@ -159,7 +160,8 @@ def start_target(name: str, pg: PostgresServer, args: argparse.Namespace,
             t.server.start()
         elif name == "pgpool":
             if not pgpool_available():
-                t.error = "Pgpool-II is not installed (Debian package pgpool2)"
+                t.error = "is not installed (Debian package pgpool2)"
+                t.missing = True
                 return t
             t.server = Pgpool(backend_host=pg.host, backend_port=pg.port,
                               num_init_children=pgpool_children, max_pool=1)
@@ -226,15 +228,19 @@ def run_time(sc: Scenario, t: Target, args: argparse.Namespace) -> int:
     return args.duration + math.ceil(ready * 1.2)
 
 
+def backends(pg: PostgresServer) -> int:
+    try:
+        return pg.server_connections(USER, DB)
+    except Exception:  # noqa: BLE001 - PostgreSQL trouble shows in the runs themselves
+        return 0
+
+
 def settle(pg: PostgresServer, baseline: int, timeout: float = 15.0) -> None:
     """Waits until PostgreSQL's backends for the benchmark user are back to `baseline`:
     hundreds of direct backends take a while to exit, and the next run should not pay."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            if pg.server_connections(USER, DB) <= baseline:
-                return
-        except Exception:  # noqa: BLE001 - best effort; the next run reports real trouble
+        if backends(pg) <= baseline:
             return
         time.sleep(0.1)
 
@@ -258,7 +264,8 @@ def run_scenario(sc: Scenario, t: Target, args: argparse.Namespace) -> dict:
     if reason:
         return {"ok": False, "skipped": True, "reason": reason, "reason_short": "not run"}
     if t.error:
-        return {"ok": False, "reason": f"{report.TARGET_TITLES[t.name]} {t.error}"}
+        return {"ok": False, "reason": f"{report.TARGET_TITLES[t.name]} {t.error}",
+                **({"skipped": True, "reason_short": "n/a"} if t.missing else {})}
     if not t.alive():
         return {"ok": False, "reason": f"{report.TARGET_TITLES[t.name]} is not running"}
     pg_args = [*sc.args, "-c", str(sc.clients), "-j", str(min(args.jobs, sc.clients))]
@@ -370,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"round {rnd + 1}/{args.rounds}")
             for sc in args.scenario_list:
                 for name in order:
-                    baseline = pg.server_connections(USER, DB) if name == "direct" else 0
+                    baseline = backends(pg) if name == "direct" else 0
                     res = run_scenario(sc, targets[name], args)
                     if name == "direct":
                         settle(pg, baseline)

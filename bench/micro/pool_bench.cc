@@ -3,10 +3,10 @@
 // prepared-statement LRU, and the per-worker traffic counters.
 //
 // No PostgreSQL is needed: the pool is seeded through release() with connections whose
-// sockets are open but unconnected. acquire() then takes the idle path, the one every
-// transaction takes once the pool is warm (opening a connection is a server round trip
-// and not a micro-benchmark). The liveness peek acquire() makes on connections idle for
-// over a second never triggers in these loops.
+// sockets are connected to a local listener that never sends anything (so the liveness peek
+// acquire() makes on connections idle for over a second finds them alive). acquire() then
+// takes the idle path, the one every transaction takes once the pool is warm (opening a
+// connection is a server round trip and a login, not a micro-benchmark).
 #include <benchmark/benchmark.h>
 
 #include <asio.hpp>
@@ -22,7 +22,9 @@ namespace sluice::bench {
 namespace {
 
 struct PoolFixture {
-  asio::io_context sockets_ctx;  // owns the (never used for I/O) seeded sockets
+  asio::io_context sockets_ctx;  // owns the seeded sockets (never used for I/O)
+  asio::ip::tcp::acceptor listener{sockets_ctx, {asio::ip::address_v4::loopback(), 0}};
+  std::vector<asio::ip::tcp::socket> peers;  // the other ends, kept open and silent
   pool::ServerTls tls{""};
   std::shared_ptr<pool::DatabaseState> db = std::make_shared<pool::DatabaseState>();
   std::unique_ptr<pool::Pool> pool;
@@ -37,7 +39,8 @@ struct PoolFixture {
                                         options, db, tls, /*worker_slots=*/2);
     for (int i = 0; i < connections; ++i) {
       asio::ip::tcp::socket socket(sockets_ctx);
-      socket.open(asio::ip::tcp::v4());
+      socket.connect(listener.local_endpoint());
+      peers.push_back(listener.accept());
       auto conn = std::make_unique<pool::ServerConnection>(std::move(socket));
       conn->id = static_cast<uint64_t>(i + 1);
       conn->pool = pool.get();
@@ -50,14 +53,13 @@ struct PoolFixture {
 void BM_PoolAcquireRelease(benchmark::State& state) {
   PoolFixture f(20);
   asio::io_context io;
-  bool failed = false;
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
         for (auto _ : state) {
           pool::AcquireResult r = co_await f.pool->acquire();
           if (!r.conn) {
-            failed = true;
+            state.SkipWithError("acquire() returned no connection");
             break;
           }
           f.pool->release(std::move(r.conn));
@@ -65,7 +67,6 @@ void BM_PoolAcquireRelease(benchmark::State& state) {
       },
       asio::detached);
   io.run();
-  if (failed) state.SkipWithError("acquire() returned no connection");
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_PoolAcquireRelease);
@@ -80,14 +81,13 @@ PoolFixture& shared_fixture() {
 void BM_PoolAcquireReleaseShared(benchmark::State& state) {
   PoolFixture& f = shared_fixture();
   asio::io_context io;
-  bool failed = false;
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
         for (auto _ : state) {
           pool::AcquireResult r = co_await f.pool->acquire();
           if (!r.conn) {
-            failed = true;
+            state.SkipWithError("acquire() returned no connection");
             break;
           }
           f.pool->release(std::move(r.conn));
@@ -95,7 +95,6 @@ void BM_PoolAcquireReleaseShared(benchmark::State& state) {
       },
       asio::detached);
   io.run();
-  if (failed) state.SkipWithError("acquire() returned no connection");
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_PoolAcquireReleaseShared)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
