@@ -30,6 +30,11 @@ constexpr std::array<std::string_view, 19> kKeywords = {
     "set",      "reset",      "listen",  "unlisten",  "temp",   "temporary", "hold",
     "prepare",  "deallocate", "discard", "close",     "begin",  "start",     "commit",
     "rollback", "end",        "abort",   "savepoint", "release"};
+// Of those, the ones that only matter as a statement's first word, and are common
+// elsewhere (UPDATE ... SET, CASE ... END): matched only where a statement may start.
+constexpr std::array<std::string_view, 16> kLeadingKeywords = {
+    "set",   "reset", "listen", "unlisten", "prepare", "deallocate", "discard",   "close",
+    "begin", "start", "commit", "rollback", "end",     "abort",      "savepoint", "release"};
 constexpr size_t kShortestKeyword = 3;
 constexpr size_t kLongestKeyword = 10;
 // Bit (c - 'a') is set for each keyword's first letter c: most words are rejected by it.
@@ -586,6 +591,33 @@ bool releases(UnpinAction action, PinReason reason) {
 // Splits the text into words and looks for keywords. '$' separates words here although
 // identifiers may contain it, so `$$...$$;SET` and `$1SET` still show SET; splitting more
 // only adds candidate words.
+namespace {
+
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+// Whether a statement may start at `at`: nothing but whitespace before it since the text's
+// start or a ';', or a comment just before it. Errs towards yes (a string literal that
+// ends in ';' or holds "--" passes), never towards no: a statement that starts there
+// always passes.
+bool may_start_statement(std::string_view sql, size_t at) {
+  size_t j = at;
+  bool crossed_line = false;
+  while (j > 0 && is_space(sql[j - 1])) crossed_line |= sql[--j] == '\n';
+  if (j == 0 || sql[j - 1] == ';') return true;
+  if (j >= 2 && sql[j - 2] == '*' && sql[j - 1] == '/') return true;  // after a /* comment */
+  if (crossed_line) {
+    // After a line that may end in a -- comment.
+    const size_t line_start = sql.rfind('\n', j - 1);
+    const size_t from = line_start == std::string_view::npos ? 0 : line_start + 1;
+    if (sql.substr(from, j - from).find("--") != std::string_view::npos) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 bool might_matter(std::string_view sql) {
   const size_t n = sql.size();
   size_t i = 0;
@@ -608,7 +640,10 @@ bool might_matter(std::string_view sql) {
     const char first = lower(word[0]);
     if (first < 'a' || first > 'z' || !(kKeywordInitials & (1u << (first - 'a')))) continue;
     for (std::string_view keyword : kKeywords) {
-      if (iequals(word, keyword)) return true;
+      if (!iequals(word, keyword)) continue;
+      if (!contains(kLeadingKeywords, keyword)) return true;
+      if (may_start_statement(sql, i - word.size())) return true;
+      break;
     }
   }
   return false;

@@ -1,5 +1,6 @@
 #include "server/runtime.h"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -19,6 +20,8 @@ using net::kNoThrow;
 namespace {
 
 constexpr auto kSweepInterval = std::chrono::seconds(1);
+// Sessions parked in one sweep (each frees ~2 KiB) worth a malloc_trim() at the next.
+constexpr size_t kParkedBeforeTrim = 256;
 constexpr auto kMaintenanceInterval = std::chrono::seconds(1);
 constexpr int kListenBacklog = 4096;
 
@@ -104,14 +107,19 @@ asio::awaitable<void> Runtime::accept_loop(asio::ip::tcp::acceptor& acceptor) {
 
 asio::awaitable<void> Runtime::sweep_loop() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
+  size_t parked = 0;
   for (;;) {
     timer.expires_after(kSweepInterval);
     auto [ec] = co_await timer.async_wait(kNoThrow);
     if (ec) co_return;
+    // Memory the sessions parked in the last sweep freed goes back to the system when
+    // there is enough of it (malloc keeps freed memory otherwise).
+    if (parked >= kParkedBeforeTrim) malloc_trim(0);
+    parked = 0;
     const auto now = pool::Clock::now();
     std::vector<session::ClientSession*> sessions(session::WorkerSessions::current().begin(),
                                                   session::WorkerSessions::current().end());
-    for (auto* s : sessions) s->check_timeouts(now);
+    for (auto* s : sessions) parked += s->check_timeouts(now) ? 1 : 0;
   }
 }
 

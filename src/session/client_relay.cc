@@ -178,7 +178,7 @@ void ClientSession::count_client_message(char type) {
   }
 }
 
-asio::awaitable<void> ClientSession::relay() {
+asio::awaitable<bool> ClientSession::relay(bool park_when_idle) {
   // Bytes left after a scan are an incomplete message, so every round starts with a read
   // (except the first, which may find a message sent right behind the login).
   bool need_read = in_.empty();
@@ -187,12 +187,19 @@ asio::awaitable<void> ClientSession::relay() {
       // Idle clients hold no buffer and no round's frame: wait for data, then borrow them.
       in_.release();
       if (!client_.is_tls()) {  // (TLS may hold decrypted bytes: read at once)
+        if (park_when_idle && !server_) co_return true;
         // Waited on here, not in a coroutine of its own: one frame less per idle client.
+        waiting_idle_ = true;
         auto [ec] = co_await client_.socket().async_wait(net::tcp::socket::wait_read, kNoThrow);
-        if (ec) co_return;
+        waiting_idle_ = false;
+        if (ec == asio::error::operation_aborted && park_requested_) {
+          park_requested_ = false;
+          co_return true;
+        }
+        if (ec) co_return false;
       }
     }
-    if (!co_await relay_round(need_read)) co_return;
+    if (!co_await relay_round(need_read)) co_return false;
     need_read = true;
   }
 }
@@ -205,6 +212,13 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
       in_.commit(n);
     }
     last_client_activity_ = pool::Clock::now();
+    if (track_statements_ && !prepared_) {
+      // Created with the client's first message, before any request is in flight: idle
+      // clients that never sent anything do without.
+      prepared_ =
+          std::make_unique<PreparedStatements>(static_cast<size_t>(cfg_->max_prepared_statements));
+      update_statement_name_context();
+    }
     if (prepared_ && !server_ && transaction_idle_between_leases()) {
       std::string answers;
       if (prepared_->answer_prepare_batch(in_.data(), answers)) {

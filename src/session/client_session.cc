@@ -73,13 +73,28 @@ asio::awaitable<void> ClientSession::fatal(std::string_view sqlstate, std::strin
 
 asio::awaitable<void> ClientSession::run() {
   auto self = shared_from_this();
-  WorkerSessions::Registration reg(this);
-  // run()'s frame lives as long as the session; start()'s, with the login's state, not.
+  // start()'s frame, with the login's state, ends with the login.
   if (!co_await start()) {
     client_.close();
     co_return;
   }
-  co_await relay();
+  // A client that logged in and sent nothing yet parks at once: the frames of its login
+  // then serve the next client's login rather than sit with this one.
+  co_await serve(/*park_when_idle=*/true);
+}
+
+asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
+  auto self = shared_from_this();
+  if (co_await relay(park_when_idle)) {
+    // Parked: no coroutine waits for this client, only a plain wait on its socket that
+    // holds the session and starts serving it again when it sends something (or closes).
+    client_.socket().async_wait(net::tcp::socket::wait_read, [self](std::error_code) {
+      asio::co_spawn(
+          self->client_.socket().get_executor(), [self]() { return self->serve(false); },
+          asio::detached);
+    });
+    co_return;
+  }
   co_await finish();
   pump_loop_exit_ = true;
   changed_.cancel();
@@ -244,11 +259,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   if (auth.client_key && auth.server_key)
     pool_->learn_scram_keys(*auth.client_key, *auth.server_key);
   mode_ = cfg_->pool_settings_for(*db).pool_mode;
-  if (mode_ == config::PoolMode::kTransaction && cfg_->max_prepared_statements > 0) {
-    prepared_ =
-        std::make_unique<PreparedStatements>(static_cast<size_t>(cfg_->max_prepared_statements));
-    update_statement_name_context();
-  }
+  track_statements_ = mode_ == config::PoolMode::kTransaction && cfg_->max_prepared_statements > 0;
   info_->server_host = db->host;
   info_->server_port = db->port;
 
@@ -429,14 +440,22 @@ void ClientSession::disconnect_later(std::string_view sqlstate, std::string_view
       asio::detached);
 }
 
-void ClientSession::check_timeouts(pool::Clock::time_point now) {
-  if (!info_ || closing_ || disconnecting_) return;
+bool ClientSession::check_timeouts(pool::Clock::time_point now) {
+  if (!info_ || closing_ || disconnecting_) return false;
   const auto state = info_->state.load(std::memory_order_relaxed);
-  if (state == ClientState::kLogin) return;
+  if (state == ClientState::kLogin) return false;
   const auto idle_for = now - last_client_activity_;
-  if (!server_ && pump_loop_alive_ && !pump_running_ && idle_for >= kPumpParkedLimit) {
-    pump_loop_end_ = true;  // idle clients keep no parked pump
-    changed_.cancel();
+  if (!server_ && idle_for >= kParkAfter) {
+    // Long-idle clients keep no coroutine: the parked pump ends, then the relay parks.
+    if (pump_loop_alive_ && !pump_running_) {
+      pump_loop_end_ = true;
+      changed_.cancel();
+    } else if (!pump_loop_alive_ && waiting_idle_ && !park_requested_) {
+      park_requested_ = true;
+      std::error_code ignored;
+      client_.socket().cancel(ignored);  // only the relay's wait is pending
+      return true;
+    }
   }
   const bool in_tx = server_ && tx_status_ != 'I' && pending_syncs_ == 0;
   if (cfg_->idle_transaction_timeout.count() > 0 && in_tx &&
@@ -444,14 +463,14 @@ void ClientSession::check_timeouts(pool::Clock::time_point now) {
     spdlog::info("closing client {}: idle_transaction_timeout", info_->id);
     disconnect_later(sqlstate::kIdleInTransactionTimeout,
                      "terminating connection due to idle_transaction_timeout");
-    return;
+    return false;
   }
   const bool idle = pending_syncs_ == 0 && !in_tx;
   if (cfg_->client_idle_timeout.count() > 0 && idle && idle_for >= cfg_->client_idle_timeout) {
     spdlog::info("closing client {}: client_idle_timeout", info_->id);
     disconnect_later(sqlstate::kIdleSessionTimeout,
                      "terminating connection due to client_idle_timeout");
-    return;
+    return false;
   }
   if (cfg_->query_timeout.count() > 0 && server_ && pending_syncs_ > 0 &&
       !query_timeout_cancel_sent_ && now - query_start_ >= cfg_->query_timeout) {
@@ -462,6 +481,7 @@ void ClientSession::check_timeouts(pool::Clock::time_point now) {
         [info = info_]() -> asio::awaitable<void> { co_await cancel_server_query(*info); },
         asio::detached);
   }
+  return false;
 }
 
 }  // namespace sluice::session

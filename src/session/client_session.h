@@ -26,6 +26,7 @@
 #include "session/client_registry.h"
 #include "session/message_scanner.h"
 #include "session/prepared_statements.h"
+#include "session/worker_sessions.h"
 
 namespace sluice::session {
 
@@ -35,9 +36,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ~ClientSession();
 
   asio::awaitable<void> run();
-  // Enforces client_idle_timeout, idle_transaction_timeout and query_timeout; called
-  // about once a second on the session's own worker.
-  void check_timeouts(pool::Clock::time_point now);
+  // Enforces client_idle_timeout, idle_transaction_timeout and query_timeout, and parks
+  // long-idle clients; called about once a second on the session's own worker. Returns
+  // whether it parked the session.
+  bool check_timeouts(pool::Clock::time_point now);
   // Closes the client connection (worker shutdown).
   void close() { client_.close(); }
 
@@ -48,7 +50,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<bool> login(const protocol::StartupPacket& startup);
   asio::awaitable<bool> login_admin(const protocol::StartupPacket& startup);
   asio::awaitable<void> forward_cancel(const protocol::StartupPacket& packet);
-  asio::awaitable<void> relay();
+  // Relaying, then the end of the session (finish()) — or parking, when relay() parks.
+  asio::awaitable<void> serve(bool park_when_idle);
+  // Returns true when the client parks — idle long enough (see check_timeouts()), or at
+  // once when `park_when_idle` and nothing is under way — false when the session is over.
+  asio::awaitable<bool> relay(bool park_when_idle);
   // One read of client data and everything it sets off; false when the session ends.
   asio::awaitable<bool> relay_round(bool read_first);
   void count_client_message(char type);
@@ -78,6 +84,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void set_state(ClientState state);
 
   server::ProxyContext& ctx_;
+  WorkerSessions::Registration registration_{this};  // swept for timeouts, closed at shutdown
   std::shared_ptr<const config::Config> cfg_;
   net::Stream client_;
   net::ReadBuffer in_;
@@ -91,8 +98,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool pump_loop_exit_ = false;
   bool pump_loop_alive_ = false;  // server_pump_loop() is running (parked or pumping)
   bool pump_loop_end_ = false;    // ask a parked server_pump_loop() to end
-  // A pump parked this long with no client activity ends; the next lease starts one.
-  static constexpr auto kPumpParkedLimit = std::chrono::seconds(5);
+  // After this long with no client activity and no lease, the parked pump ends (the next
+  // lease starts one) and then the relay parks too (serve() starts again on data).
+  static constexpr auto kParkAfter = std::chrono::seconds(5);
+  bool waiting_idle_ = false;    // relay() waits for the client with nothing under way
+  bool park_requested_ = false;  // check_timeouts() cancelled that wait to park
   bool client_writing_ = false;  // write_client() in progress
   bool server_writing_ = false;  // write_server() in progress
   // One wake-up for every waiter of the session (never expires; cancel() wakes them all and
@@ -117,7 +127,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Session parameters the client wants (startup values, then what the server reports
   // after the client's SET), re-applied on whichever server connection it gets.
   std::map<std::string, std::string> wanted_params_;
-  std::unique_ptr<PreparedStatements> prepared_;  // transaction mode only
+  bool track_statements_ = false;  // transaction mode with max_prepared_statements > 0
+  std::unique_ptr<PreparedStatements> prepared_;  // then, from the client's first message
   uint8_t pins_ = 0;  // bit per router::PinReason; non-zero keeps the lease
   // SET/RESET of non-reported parameters sent but not yet known to have taken effect:
   // applied at the next ReadyForQuery 'I' unless an error came or the transaction that

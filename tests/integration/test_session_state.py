@@ -93,3 +93,28 @@ def test_failed_set_changes_nothing(proxy):
     finally:
         a.close()
         b.close()
+
+
+def test_client_idle_past_the_park_delay_keeps_its_session(proxy):
+    # After 5 s idle a client parks: its coroutines end and a plain wait on its socket
+    # brings it back. Its settings and prepared statements must come back with it.
+    import time
+
+    import psycopg
+
+    conn = psycopg.connect(host=proxy.host, port=proxy.port, user=APP_USER, dbname=APP_DB,
+                           autocommit=True, prepare_threshold=0, connect_timeout=10)
+    fresh = connect(proxy)  # logs in and sends nothing for a while: parked at once
+    try:
+        conn.execute("SET search_path TO pg_catalog")
+        conn.execute("SET TimeZone = 'Asia/Tokyo'")
+        query = "SELECT %s::int + 1, current_setting('search_path'), current_setting('TimeZone')"
+        assert conn.execute(query, (1,), prepare=True).fetchone() == (2, "pg_catalog", "Asia/Tokyo")
+        time.sleep(7)
+        assert conn.execute(query, (2,), prepare=True).fetchone() == (3, "pg_catalog", "Asia/Tokyo")
+        assert one(fresh, "SELECT 41 + 1") == 42
+        with conn.transaction():
+            assert conn.execute("SELECT 5", prepare=True).fetchone() == (5,)
+    finally:
+        conn.close()
+        fresh.close()

@@ -99,6 +99,20 @@ def test_client_idle_timeout_closes_idle_clients(sluice, mode):
         busy.close()
 
 
+def test_client_idle_timeout_closes_a_parked_client(sluice):
+    # Clients idle for 5 s park (no coroutine waits for them); the timeout still applies.
+    proxy = sluice({"pool": {"client_idle_timeout": "7s"}}, pool_mode="transaction",
+                   pool_size=2)
+    idle = proxy.connect(user=APP_USER, dbname=APP_DB)
+    try:
+        assert one(idle, "SELECT 1") == (1,)
+        closed_after = wait_closed_by_proxy(idle, timeout=12)
+        assert closed_after is not None, "a parked idle client is still connected after 12 s"
+        assert 6.5 <= closed_after < 10, f"closed after {closed_after:.2f}s (timeout 7s)"
+    finally:
+        idle.close()
+
+
 # -- idle_transaction_timeout ------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["session", "transaction"])

@@ -365,7 +365,7 @@ TEST(StatementClassifier, MightMatterFindsEveryKeyword) {
                           "/*x*/SET/*y*/x=1",
                           "SELECT 1;SET x=1",
                           "SELECT $$a$$;SET x = 1",
-                          "SELECT 1\tLISTEN",
+                          "SELECT 1;\tLISTEN x",
                           "SELECT U&\"pg\\005fadvisory_lock\"(1)",
                           "SELECT u&\"f\"(1)"}) {
     EXPECT_TRUE(might_matter(sql)) << sql;
@@ -374,10 +374,19 @@ TEST(StatementClassifier, MightMatterFindsEveryKeyword) {
        {"SELECT 1", "SELECT * FROM users WHERE id = $1", "INSERT INTO t (a, b) VALUES ($1, $2)",
         "DELETE FROM orders WHERE created < now() - interval '1 day'",
         "SELECT settings, offset_id, reset_at, listener, holder, starting FROM t",
-        "SELECT a FROM t ORDER BY b LIMIT 10 OFFSET 20", "", "FETCH 10 FROM c"}) {
+        "SELECT a FROM t ORDER BY b LIMIT 10 OFFSET 20", "", "FETCH 10 FROM c",
+        // Leading keywords elsewhere than at a statement's start (pgbench's TPC-B-like
+        // script, CASE expressions) do not make every distinct text a parse.
+        "UPDATE pgbench_accounts SET abalance = abalance + 4321 WHERE aid = 77;",
+        "SELECT CASE WHEN a > 1 THEN 'x' ELSE 'y' END FROM t",
+        "INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET v = 2"}) {
     EXPECT_FALSE(might_matter(sql)) << sql;
   }
-  EXPECT_TRUE(might_matter("SELECT 'SET x'"));  // false positives are allowed
+  for (const char* sql : {"-- change the path\nSET search_path = a", "SELECT 1;\n  RESET ALL",
+                          "/* x */\nBEGIN", "SELECT 'a' -- c\nSET x = 1"}) {
+    EXPECT_TRUE(might_matter(sql)) << sql;
+  }
+  EXPECT_TRUE(might_matter("SELECT ';SET x'"));  // false positives are allowed
 }
 
 // Everything classify() finds in the cases above must get past the prefilter.
@@ -443,7 +452,14 @@ TEST(StatementClassifier, RandomFragmentsHaveNoPrefilterFalseNegatives) {
                                               "-",
                                               "7",
                                               "x.y",
-                                              "TIME ZONE "};
+                                              "TIME ZONE ",
+                                              "; ",
+                                              "-- c\n",
+                                              "/* c */",
+                                              "UPDATE t ",
+                                              "END ",
+                                              "\n",
+                                              "BEGIN"};
   std::mt19937 rng(12345);
   int classified = 0;
   for (int i = 0; i < 4000; ++i) {
