@@ -2,6 +2,8 @@
 tables (also spliced into README.md's Performance section on request)."""
 from __future__ import annotations
 
+import datetime
+import hashlib
 import json
 import os
 import platform
@@ -70,7 +72,11 @@ def loadavg() -> str | None:
 
 
 def machine_info(repo: Path, *, pg_bin: Path, pgbench: str, pgbouncer: str,
-                 pgpool_version: str | None, sluice: Path) -> dict:
+                 pgpool_version: str | None, sluice: Path, sluice_copy: Path | None) -> dict:
+    """Taken when the run starts. `sluice` is the binary as built (its directory tells the
+    build type), `sluice_copy` the copy the run executes; the commit is the work tree's HEAD
+    then, "-dirty" when src/ had uncommitted changes (the binary may still be older: its
+    mtime and hash say exactly which one ran)."""
     commit = _git(repo, "rev-parse", "--short", "HEAD")
     dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "src",
                             "CMakeLists.txt"], capture_output=True, text=True).stdout.strip()
@@ -89,10 +95,29 @@ def machine_info(repo: Path, *, pg_bin: Path, pgbench: str, pgbouncer: str,
         "pgbench": _first_line([pgbench, "--version"]),
         "pgbouncer": _first_line([pgbouncer, "--version"]),
         "pgpool": pgpool_version,
-        "sluice": _first_line([str(sluice), "--version"]) or f"{sluice} (no version)",
+        "sluice": _first_line([str(sluice_copy or sluice), "--version"]) or
+        f"{sluice} (no version)",
         "sluice_commit": (commit or "?") + ("-dirty" if dirty else ""),
         "sluice_build_type": build_type,
+        "sluice_binary": str(sluice),
+        "sluice_binary_mtime": _mtime(sluice),
+        "sluice_binary_sha256": _sha256(sluice_copy) if sluice_copy else None,
     }
+
+
+def _mtime(path: Path) -> str | None:
+    try:
+        return datetime.datetime.fromtimestamp(path.stat().st_mtime).astimezone().isoformat(
+            timespec="seconds")
+    except OSError:
+        return None
+
+
+def _sha256(path: Path) -> str | None:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    except OSError:
+        return None
 
 
 # -- aggregation ---------------------------------------------------------------------------------

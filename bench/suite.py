@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import sys
-import time
 import math
+import os
+import shutil
+import sys
+import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -143,7 +146,7 @@ def sluice_config(max_clients: int) -> dict:
     return {"tls": {"server_sslmode": "disable"}, "server": {"max_client_conn": max_clients}}
 
 
-def start_pgbouncer(pg: PostgresServer, args: argparse.Namespace, max_clients: int) -> PgBouncer:
+def make_pgbouncer(pg: PostgresServer, args: argparse.Namespace, max_clients: int) -> PgBouncer:
     return PgBouncer(databases={DB: f"host={pg.host} port={pg.port} dbname={DB}"},
                      settings=pgbouncer_settings(args, max_clients), users={USER: ""})
 
@@ -156,7 +159,7 @@ def start_target(name: str, pg: PostgresServer, args: argparse.Namespace,
             t.port = pg.port
             return t
         if name == "pgbouncer":
-            t.server = start_pgbouncer(pg, args, 2000)
+            t.server = make_pgbouncer(pg, args, 2000)
             t.server.start()
         elif name == "pgpool":
             if not pgpool_available():
@@ -288,7 +291,7 @@ def idle_round(name: str, pg: PostgresServer, args: argparse.Namespace) -> dict:
         return {"skipped": True, "reason": f"Pgpool-II: one process per client, so {n:,} idle "
                 f"clients need num_init_children = {n:,} processes and as many server "
                 "connections; not comparable, not run", "reason_short": "n/a"}
-    server = (start_pgbouncer(pg, args, n + 1000) if name == "pgbouncer"
+    server = (make_pgbouncer(pg, args, n + 1000) if name == "pgbouncer"
               else SluiceProxy(config=sluice_config(n + 1000), args=sluice_flags(pg, args)))
     clients: list = []
     try:
@@ -336,6 +339,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     started_at = datetime.datetime.now().astimezone().isoformat(timespec="seconds")
     load_start = report.loadavg()
+    # Run a copy of the binary: a rebuild of build/sluice during the run (the work tree is
+    # shared) must not mix two binaries in one set of results.
+    built = sluice_bin()
+    bin_dir = Path(tempfile.mkdtemp(prefix="sluice-bench-bin-"))
+    copy = None
+    if built.exists():
+        copy = bin_dir / "sluice"
+        shutil.copy2(built, copy)
+        os.environ["SLUICE_BIN"] = str(copy)
+    machine = report.machine_info(REPO_ROOT, pg_bin=PG_BIN, pgbench=PGBENCH,
+                                  pgbouncer=PGBOUNCER, pgpool_version=pgpool_version(),
+                                  sluice=built, sluice_copy=copy)
     install_signal_handlers()
     nofile = idle.raise_nofile(2 * args.idle_clients + 1000) if args.run_idle else None
     max_clients = max([s.clients for s in args.scenario_list] + [args.pool_size])
@@ -419,11 +434,8 @@ def main(argv: list[str] | None = None) -> int:
                 "rlimit_nofile": nofile, "started_at": started_at,
                 "elapsed_s": round(time.monotonic() - started, 1),
             },
-            "machine": {**report.machine_info(REPO_ROOT, pg_bin=PG_BIN, pgbench=PGBENCH,
-                                              pgbouncer=PGBOUNCER,
-                                              pgpool_version=pgpool_version(),
-                                              sluice=sluice_bin()),
-                        "loadavg_start": load_start, "loadavg_end": report.loadavg()},
+            "machine": {**machine, "loadavg_start": load_start,
+                        "loadavg_end": report.loadavg()},
             "targets": target_descriptions(args, pgpool_children),
             "scenarios": [{
                 "key": sc.key, "title": sc.title,
@@ -459,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
                 t.server.cleanup()
                 log(f"  {t.name} stopped")
         stop_all()
+        shutil.rmtree(bin_dir, ignore_errors=True)
         log("done")
 
 
