@@ -37,6 +37,8 @@ class Stream {
   // client on another worker), so its I/O completes on the caller's thread without a
   // cross-thread hop per read. No operation may be pending.
   void rebind(const asio::any_io_executor& ex);
+  // The event loop (worker) the socket is registered with.
+  asio::any_io_executor executor() { return socket_.get_executor(); }
 
   // Cancels pending operations and closes; safe to call more than once.
   void close();

@@ -104,6 +104,17 @@ bool Pool::close_one_idle() {
 // Counts a new connection against every limit; caller holds mutex_.
 #define SLUICE_TAKE_SLOT() (++total_, ++opening_, ++db_->total)
 
+ServerPtr Pool::take_idle_locked(const asio::any_io_executor& ex) {
+  // The most recently used connection already registered with the caller's worker, if
+  // any: moving a socket to another worker's event loop costs four system calls.
+  auto it = std::find_if(idle_.rbegin(), idle_.rend(),
+                         [&ex](const ServerPtr& c) { return c->stream.executor() == ex; });
+  auto pos = it == idle_.rend() ? std::prev(idle_.end()) : std::prev(it.base());
+  ServerPtr conn = std::move(*pos);
+  idle_.erase(pos);
+  return conn;
+}
+
 asio::awaitable<AcquireResult> Pool::acquire() {
   auto ex = co_await asio::this_coro::executor;
   const auto start = Clock::now();
@@ -115,8 +126,7 @@ asio::awaitable<AcquireResult> Pool::acquire() {
       std::lock_guard lock(mutex_);
       if (!db_->paused) {
         while (!idle_.empty()) {
-          ServerPtr conn = std::move(idle_.back());
-          idle_.pop_back();
+          ServerPtr conn = take_idle_locked(ex);
           if (expired_locked(*conn, start) ||
               (start - conn->last_used >= kPeekAfterIdle && looks_dead(*conn))) {
             --total_;

@@ -115,6 +115,8 @@ class Pool {
   bool can_open_locked(bool reserve) const;
   bool db_cap_blocks_locked() const;
   bool expired_locked(const ServerConnection& conn, Clock::time_point now) const;
+  // Removes and returns an idle connection (idle_ not empty), preferring one on `ex`.
+  ServerPtr take_idle_locked(const asio::any_io_executor& ex);
   asio::awaitable<AcquireResult> open_new();
   void hand_over_locked(ServerPtr conn);
   void wake_connect_locked();
