@@ -45,13 +45,15 @@ awaitable<std::error_code> Stream::write_all(std::span<const asio::const_buffer>
 void Stream::rebind(const asio::any_io_executor& ex) {
   if (!socket_.is_open() || socket_.get_executor() == ex) return;
   std::error_code ec;
-  const auto protocol = socket_.local_endpoint(ec).protocol();
-  if (ec) return;
+  if (!protocol_) {
+    protocol_ = socket_.local_endpoint(ec).protocol();
+    if (ec) return;
+  }
   const auto fd = socket_.release(ec);
   if (ec) return;
   // Move-assigning keeps the object's address, so a TLS layer referring to it stays valid.
   socket_ = tcp::socket(ex);
-  socket_.assign(protocol, fd, ec);
+  socket_.assign(*protocol_, fd, ec);
 }
 
 void Stream::close() {

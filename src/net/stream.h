@@ -6,6 +6,7 @@
 #include <asio.hpp>
 #include <asio/ssl.hpp>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <system_error>
@@ -53,6 +54,7 @@ class Stream {
  private:
   tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
+  std::optional<tcp> protocol_;  // learnt at the first rebind(): one system call less after
 };
 
 }  // namespace sluice::net
