@@ -278,7 +278,7 @@ void Pool::release(ServerPtr conn) {
   idle_.push_back(std::move(conn));
 }
 
-std::map<std::string, std::string> Pool::server_params() const {
+FlatStringMap Pool::server_params() const {
   std::lock_guard lock(mutex_);
   return server_params_;
 }

@@ -76,7 +76,7 @@ class Pool {
   void release(ServerPtr conn);
 
   // Server ParameterStatus values for clients' welcome messages (empty until known).
-  std::map<std::string, std::string> server_params() const;
+  FlatStringMap server_params() const;
   // Keys recovered from a client's SCRAM login, used for later server logins.
   void learn_scram_keys(const protocol::ScramKey& client_key, const protocol::ScramKey& server_key);
   void set_options(PoolOptions options);
@@ -137,7 +137,7 @@ class Pool {
   std::vector<ServerConnection*> leased_;        // for SHOW SERVERS only; not owned
   int total_ = 0;                                // open + opening, counts against pool_size
   int opening_ = 0;
-  std::map<std::string, std::string> server_params_;
+  FlatStringMap server_params_;
   uint64_t next_id_ = 1;
 };
 

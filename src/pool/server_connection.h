@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "common/flat_string_map.h"
 #include "config/config.h"
 #include "net/read_buffer.h"
 #include "net/stream.h"
@@ -59,10 +60,10 @@ class ServerConnection {
   net::Stream stream;
   net::ReadBuffer in;
   protocol::BackendKey key;
-  std::map<std::string, std::string> params;  // last ParameterStatus values, plus extras
-  std::set<std::string> extra_params;         // non-reported parameters the proxy SET
-  ServerStatementCache statements;            // prepared statements (transaction mode)
-  std::string params_fingerprint;  // the client parameters it was last synced to ("" = unknown)
+  FlatStringMap params;                // last ParameterStatus values, plus extras
+  std::set<std::string> extra_params;  // non-reported parameters the proxy SET
+  ServerStatementCache statements;     // prepared statements (transaction mode)
+  std::string params_fingerprint;      // the client parameters it was last synced to ("" = unknown)
   char tx_status = 'I';
   Clock::time_point created = Clock::now();
   Clock::time_point last_used = Clock::now();

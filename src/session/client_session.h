@@ -26,6 +26,7 @@
 #include "session/client_registry.h"
 #include "session/message_scanner.h"
 #include "session/prepared_statements.h"
+#include "session/session_params.h"
 #include "session/worker_sessions.h"
 
 namespace sluice::session {
@@ -126,7 +127,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // Session parameters the client wants (startup values, then what the server reports
   // after the client's SET), re-applied on whichever server connection it gets.
-  std::map<std::string, std::string> wanted_params_;
+  ParamMap wanted_params_;
   bool track_statements_ = false;  // transaction mode with max_prepared_statements > 0
   std::unique_ptr<PreparedStatements> prepared_;  // then, from the client's first message
   uint8_t pins_ = 0;  // bit per router::PinReason; non-zero keeps the lease
@@ -137,8 +138,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool settings_failed_ = false;
   bool settings_in_tx_ = false;      // a transaction block was open while they were pending
   bool settings_committed_ = false;  // ... and it ended with COMMIT
-  std::map<std::string, std::string> startup_params_;  // for RESET ALL
-  std::string wanted_fingerprint_;                     // params_fingerprint(wanted_params_)
+  ParamMap startup_params_;          // for RESET ALL
+  std::string wanted_fingerprint_;   // params_fingerprint(wanted_params_)
 };
 
 }  // namespace sluice::session

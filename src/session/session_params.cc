@@ -1,5 +1,7 @@
 #include "session/session_params.h"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <array>
 #include <cctype>
@@ -208,14 +210,20 @@ bool track_reported_param(ParamMap& wanted, const std::string& name, const std::
 }
 
 std::string params_fingerprint(const ParamMap& params) {
-  std::string out;
+  // A digest, not the text: one is kept per client and per server connection. 15 bytes
+  // (120 bits) fit std::string's inline storage, so keeping one allocates nothing; a
+  // cryptographic hash, so no client can pick settings that collide with another's.
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
   for (const auto& [name, value] : params) {
-    out += name;
-    out += '\0';
-    out += value;
-    out += '\0';
+    EVP_DigestUpdate(ctx, name.data(), name.size() + 1);  // with the terminating NUL
+    EVP_DigestUpdate(ctx, value.data(), value.size() + 1);
   }
-  return out;
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(ctx, digest, &len);
+  EVP_MD_CTX_free(ctx);
+  return std::string(reinterpret_cast<const char*>(digest), kFingerprintBytes);
 }
 
 }  // namespace sluice::session

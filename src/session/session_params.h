@@ -14,11 +14,12 @@
 #include <set>
 #include <string>
 
+#include "common/flat_string_map.h"
 #include "protocol/startup.h"
 
 namespace sluice::session {
 
-using ParamMap = std::map<std::string, std::string>;
+using ParamMap = FlatStringMap;
 
 // Values a server connection currently has, as far as the proxy knows.
 struct ServerParamState {
@@ -63,5 +64,6 @@ bool track_reported_param(ParamMap& wanted, const std::string& name, const std::
 // parameters remembers it, so the next lease by a client with the same parameters skips
 // the comparison (the common case: every client of a pool alike).
 std::string params_fingerprint(const ParamMap& params);
+inline constexpr size_t kFingerprintBytes = 15;  // params_fingerprint()'s length
 
 }  // namespace sluice::session

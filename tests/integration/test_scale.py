@@ -30,10 +30,10 @@ IDLE_POOL_SIZE = 10
 # 10,000). Never loosen the bound below beyond it: reduce the proxy's memory instead.
 IDLE_RSS_BUDGET_KB = 64 * 1024 + 10 * IDLE_CLIENTS
 # Bound on the proxy's VmRSS with IDLE_CLIENTS logged-in idle clients: ~1.5x what it measured
-# on this 2-core machine (RelWithDebInfo, workers = 2, Nov 2026): ~12 MiB at start, ~41 MiB
-# with 10,000 idle clients (~3 KiB per client: a client that has sent nothing is parked, no
-# coroutine frame); ~73 MiB after each has run one query.
-IDLE_RSS_LIMIT_KB = min(62 * 1024, IDLE_RSS_BUDGET_KB)
+# on this 2-core machine (RelWithDebInfo, workers = 2, Nov 2026): ~12 MiB at start, ~36 MiB
+# with 10,000 idle clients (~2.4 KiB per client: a client that has sent nothing is parked,
+# no coroutine frame); ~68 MiB after each has run one query.
+IDLE_RSS_LIMIT_KB = min(54 * 1024, IDLE_RSS_BUDGET_KB)
 # Each process (this one: IDLE_CLIENTS sockets; the proxy: IDLE_CLIENTS clients plus its
 # pool, listeners, epoll...) needs this many descriptors; the proxy inherits our limit.
 NOFILE_NEEDED = IDLE_CLIENTS + 1_000
