@@ -20,6 +20,8 @@ constexpr size_t kServerNameHashBytes = 16;  // 128 bits: collisions are not a c
 // A batch larger than this is not kept for a re-send (a stale statement's error then
 // reaches the client).
 constexpr size_t kMaxResendBytes = size_t{64} * 1024;
+// Between batches a client keeps at most this much of that buffer.
+constexpr size_t kKeptResendCapacity = 1024;
 
 // "sluice_" + hex of a hash of query text, parameter types and name context.
 std::string hashed_statement_name(const std::string& query, const std::string& param_types,
@@ -122,7 +124,11 @@ void PreparedStatements::begin_message() {
   batch_resendable_ = pending_.empty() && tx_status_ == 'I';
   batch_is_resend_ = false;
   batch_.clear();
-  batch_bytes_.clear();
+  if (batch_bytes_.capacity() > kKeptResendCapacity) {
+    std::string().swap(batch_bytes_);  // a big batch's buffer is not kept for the next
+  } else {
+    batch_bytes_.clear();
+  }
 }
 
 void PreparedStatements::keep_sent(char type, std::string_view sent) {
@@ -425,6 +431,7 @@ bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& serve
   while (pos + protocol::kHeaderSize <= bytes.size()) {
     const char type = bytes[pos];
     const size_t len = 1 + read_u32(reinterpret_cast<const uint8_t*>(bytes.data()) + pos + 1);
+    if (len > bytes.size() - pos) break;  // (only whole messages are kept)
     const std::string_view message(bytes.data() + pos, len);
     pos += len;
     if (!gets_response(type)) {
