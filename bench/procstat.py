@@ -1,4 +1,4 @@
-"""CPU time and resident memory of processes, read from /proc (Linux only)."""
+"""CPU time of processes, read from /proc (Linux only)."""
 from __future__ import annotations
 
 import os
@@ -53,11 +53,3 @@ def tree_cpu_seconds(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             pass  # exited between the scan and the read
     return total
-
-
-def vm_rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")

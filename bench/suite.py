@@ -33,6 +33,7 @@ from harness import (PgBouncer, PostgresServer, SluiceProxy, StartupError,  # no
 from harness.clients import PGBENCH  # noqa: E402
 from harness.pgbouncer import PGBOUNCER  # noqa: E402
 from harness.postgres import PG_BIN  # noqa: E402
+from harness.util import vm_rss_kb  # noqa: E402
 
 import idle  # noqa: E402
 import pgbench_run  # noqa: E402
@@ -303,7 +304,7 @@ def idle_round(name: str, pg: PostgresServer, args: argparse.Namespace) -> dict:
                                                  dbname=DB)
         clients += first
         time.sleep(0.5)
-        rss_start = procstat.vm_rss_kb(pid)
+        rss_start = vm_rss_kb(pid)
         t0 = time.monotonic()
         more, more_failures = idle.open_idle_clients(server.host, server.port, n, user=USER,
                                                      dbname=DB, timeout=120)
@@ -314,7 +315,7 @@ def idle_round(name: str, pg: PostgresServer, args: argparse.Namespace) -> dict:
             return {"ok": False, "reason": f"{len(failures)} of {n:,} logins failed, e.g. "
                     f"{failures[0]}"}
         time.sleep(0.5)  # all idle now: let the proxy finish whatever follows a login
-        rss_idle = procstat.vm_rss_kb(pid)
+        rss_idle = vm_rss_kb(pid)
         if server.proc.poll() is not None:
             return {"ok": False, "reason": f"{name} exited with {n:,} idle clients"}
         return {"ok": True, "rss_start_kb": rss_start, "rss_idle_kb": rss_idle,

@@ -6,10 +6,7 @@ encoding): thousands of threads or libpq connections would measure the test, not
 from __future__ import annotations
 
 import contextlib
-import errno
-import os
 import resource
-import selectors
 import socket
 import struct
 import threading
@@ -19,6 +16,8 @@ import pytest
 
 from conftest import APP_DB, APP_USER
 from harness import PostgresServer, wire
+from harness.raw_clients import RawClient, drive, query_message
+from harness.util import vm_rss_kb
 from test_limits import ConnectionSampler
 
 ADMIN = PostgresServer.SUPERUSER
@@ -48,186 +47,6 @@ BUSY_QUERIES = 3
 BUSY_SQL = "SELECT pg_sleep(0.01)"
 POOLS_SAMPLE_INTERVAL_S = 0.1
 SV_COLUMNS = ("sv_active", "sv_idle", "sv_used", "sv_tested", "sv_login")
-
-
-# -- raw clients on one selector ---------------------------------------------------------------
-class RawClient:
-    """One client connection; `steps` are the messages it sends, one per ReadyForQuery
-    (None = connect and send the startup message)."""
-
-    __slots__ = ("index", "sock", "inbuf", "outbuf", "steps", "results", "rows", "error",
-                 "done", "connecting")
-
-    def __init__(self, index: int):
-        self.index = index
-        self.sock: socket.socket | None = None
-        self.inbuf = bytearray()
-        self.outbuf = b""
-        self.steps: list = []
-        self.results: list[list[tuple]] = []  # DataRows per completed step
-        self.rows: list[tuple] = []
-        self.error: str | None = None
-        self.done = False
-        self.connecting = False
-
-    def close(self) -> None:
-        if self.sock is not None:
-            self.sock.close()
-            self.sock = None
-
-    def fail(self, why: str) -> None:
-        self.error, self.done = why, True
-        self.close()
-
-    def start(self, steps: list, address: tuple[str, int]) -> None:
-        self.steps, self.results, self.rows = list(steps), [], []
-        self.error, self.done = None, False
-        if self.steps and self.steps[0] is None:
-            self.steps.pop(0)
-            self.close()
-            self.inbuf = bytearray()
-            self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            self.sock.setblocking(False)
-            self.connecting = True
-            self.outbuf = wire.startup_message(APP_USER, APP_DB)
-            rc = self.sock.connect_ex(address)
-            if rc not in (0, errno.EINPROGRESS):
-                self.fail(f"connect: {os.strerror(rc)}")
-        elif self.sock is None:
-            self.fail("not connected")
-        else:
-            self._next_step()
-
-    def _next_step(self) -> None:
-        if self.steps:
-            self.outbuf = self.steps.pop(0)
-        else:
-            self.done = True
-
-    def wanted_events(self) -> int:
-        return selectors.EVENT_WRITE if self.outbuf else selectors.EVENT_READ
-
-    def on_writable(self) -> None:
-        if self.connecting:
-            err = self.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
-            if err:
-                return self.fail(f"connect: {os.strerror(err)}")
-            self.connecting = False
-        try:
-            sent = self.sock.send(self.outbuf)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            return self.fail(f"send: {exc}")
-        self.outbuf = self.outbuf[sent:]
-
-    def on_readable(self) -> None:
-        try:
-            data = self.sock.recv(65536)
-        except BlockingIOError:
-            return
-        except OSError as exc:
-            return self.fail(f"recv: {exc}")
-        if not data:
-            return self.fail(f"connection closed by the proxy (after {len(self.results)} "
-                             "steps)")
-        self.inbuf += data
-        while len(self.inbuf) >= 5 and not self.done:
-            length = struct.unpack_from("!I", self.inbuf, 1)[0]
-            if len(self.inbuf) < 1 + length:
-                break
-            kind, body = bytes(self.inbuf[:1]), bytes(self.inbuf[5:1 + length])
-            del self.inbuf[:1 + length]
-            self._on_message(kind, body)
-
-    def _on_message(self, kind: bytes, body: bytes) -> None:
-        if kind == b"R":
-            code = struct.unpack("!I", body[:4])[0]
-            if code != wire.AUTH_OK:
-                self.fail(f"authentication request {code} (the test expects trust)")
-        elif kind == b"E":
-            self.fail(str(wire.ServerError(wire.parse_error_fields(body))))
-        elif kind == b"D":
-            self.rows.append(wire.parse_data_row(body))
-        elif kind == b"Z":
-            self.results.append(self.rows)
-            self.rows = []
-            self._next_step()
-
-
-def drive(proxy, clients: list[RawClient], steps: list, *, concurrency: int,
-          timeout: float) -> list[str]:
-    """Runs `steps` on every client, at most `concurrency` clients in flight; a client is
-    done after its last step's ReadyForQuery. Returns the failures ("client N: why")."""
-    sel = selectors.DefaultSelector()
-    waiting = iter(clients)
-    in_flight: set[RawClient] = set()
-    failures: list[str] = []
-    deadline = time.monotonic() + timeout
-    exhausted = False
-
-    def settle(c: RawClient) -> None:
-        if c.done:
-            if c.sock is not None:
-                sel.unregister(c.sock)
-            in_flight.discard(c)
-            if c.error:
-                failures.append(f"client {c.index}: {c.error}")
-        else:
-            sel.modify(c.sock, c.wanted_events(), c)
-
-    try:
-        while True:
-            while not exhausted and len(in_flight) < concurrency:
-                c = next(waiting, None)
-                if c is None:
-                    exhausted = True
-                    break
-                c.start(steps, (proxy.host, proxy.port))
-                if c.done:
-                    failures.append(f"client {c.index}: {c.error}")
-                    continue
-                sel.register(c.sock, c.wanted_events(), c)
-                in_flight.add(c)
-            if exhausted and not in_flight:
-                return failures
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                for c in in_flight:
-                    failures.append(f"client {c.index}: no ReadyForQuery within {timeout}s "
-                                    f"(after {len(c.results)} steps)")
-                    sel.unregister(c.sock)
-                    c.fail("timed out")
-                if not exhausted:
-                    failures.append("clients not started before the deadline")
-                return failures
-            for key, mask in sel.select(timeout=min(1.0, remaining)):
-                c = key.data
-                if mask & selectors.EVENT_WRITE and not c.done:
-                    c.on_writable()
-                if mask & selectors.EVENT_READ and not c.done:
-                    c.on_readable()
-                if c.done and c.sock is None:  # failed: the socket is already closed
-                    with contextlib.suppress(KeyError, ValueError):
-                        sel.unregister(key.fileobj)
-                    in_flight.discard(c)
-                    failures.append(f"client {c.index}: {c.error}")
-                else:
-                    settle(c)
-    finally:
-        sel.close()
-
-
-def query_message(sql: str) -> bytes:
-    return wire.message(b"Q", sql.encode() + b"\0")
-
-
-def vm_rss_kb(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError(f"no VmRSS in /proc/{pid}/status")
 
 
 def summary(failures: list[str], limit: int = 10) -> str:
@@ -262,12 +81,13 @@ def test_10000_idle_clients_bounded_memory(pg, sluice, many_files):
                    pool_mode="transaction", pool_size=IDLE_POOL_SIZE, workers=2)
     pid = proxy.proc.pid
     rss_start_kb = vm_rss_kb(pid)
-    clients = [RawClient(i) for i in range(IDLE_CLIENTS)]
+    clients = [RawClient(i, user=APP_USER, dbname=APP_DB) for i in range(IDLE_CLIENTS)]
     sampler = ConnectionSampler(pg)
     sampler.start()
     try:
         t0 = time.monotonic()
-        failures = drive(proxy, clients, [None], concurrency=LOGIN_CONCURRENCY, timeout=30)
+        failures = drive((proxy.host, proxy.port), clients, [None],
+                         concurrency=LOGIN_CONCURRENCY, timeout=30)
         login_s = time.monotonic() - t0
         assert not failures, "logins: " + summary(failures)
         assert proxy.alive(), "the proxy exited during the logins"
@@ -279,7 +99,7 @@ def test_10000_idle_clients_bounded_memory(pg, sluice, many_files):
               f"logins took {login_s:.1f}s")
 
         t0 = time.monotonic()
-        failures = drive(proxy, clients, [query_message("SELECT 1")],
+        failures = drive((proxy.host, proxy.port), clients, [query_message("SELECT 1")],
                          concurrency=QUERY_CONCURRENCY, timeout=30)
         query_s = time.monotonic() - t0
         assert not failures, "SELECT 1: " + summary(failures)
@@ -391,14 +211,15 @@ def test_workers_2_global_limit_under_1000_clients(pg, sluice):
     proxy = sluice({"server": {"max_client_conn": 2 * BUSY_CLIENTS}},
                    pool_mode="transaction", pool_size=BUSY_POOL_SIZE, workers=2,
                    admin_users=[ADMIN])
-    clients = [RawClient(i) for i in range(BUSY_CLIENTS)]
+    clients = [RawClient(i, user=APP_USER, dbname=APP_DB) for i in range(BUSY_CLIENTS)]
     sampler, pools = ConnectionSampler(pg), PoolsSampler(proxy)
     sampler.start()
     pools.start()
     t0 = time.monotonic()
     try:
         # Every client connects, then runs its queries back to back: all 1,000 at once.
-        failures = drive(proxy, clients, [None] + [query_message(BUSY_SQL)] * BUSY_QUERIES,
+        failures = drive((proxy.host, proxy.port), clients,
+                         [None] + [query_message(BUSY_SQL)] * BUSY_QUERIES,
                          concurrency=BUSY_CLIENTS, timeout=120)
         elapsed = time.monotonic() - t0
     finally:
