@@ -13,14 +13,12 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 from pathlib import Path
 
-from harness.util import (chown_postgres, free_port, register, spawn, tail, unregister,
-                          wait_for_port)
+from harness.util import (chown_postgres, free_port, register, remove_workdir, server_workdir,
+                          spawn, tail, unregister, wait_for_port)
 
 PGPOOL = os.environ.get("PGPOOL_BIN", "/usr/sbin/pgpool")
 
@@ -50,9 +48,7 @@ class Pgpool:
         self.num_init_children = num_init_children
         self.max_pool = max_pool
         self.settings = settings or {}
-        self.workdir = Path(tempfile.mkdtemp(prefix="sluice-pgpool-"))
-        os.chmod(self.workdir, 0o755)
-        chown_postgres(self.workdir)
+        self.workdir = server_workdir("sluice-pgpool-")
         self.log_path = self.workdir / "pgpool.log"
         self.proc: subprocess.Popen | None = None
 
@@ -141,8 +137,7 @@ class Pgpool:
 
     def cleanup(self) -> None:
         self.stop()
-        if not os.environ.get("SLUICE_KEEP_TMP"):
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        remove_workdir(self.workdir)
 
     def log(self) -> str:
         return tail(self.log_path, max_chars=20000)

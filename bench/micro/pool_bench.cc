@@ -49,9 +49,8 @@ struct PoolFixture {
   }
 };
 
-// One worker: acquire (idle connection), release, repeat.
-void BM_PoolAcquireRelease(benchmark::State& state) {
-  PoolFixture f(20);
+// Acquire (an idle connection), release, repeat, on this thread's own event loop.
+void acquire_release_loop(benchmark::State& state, PoolFixture& f) {
   asio::io_context io;
   asio::co_spawn(
       io,
@@ -68,6 +67,12 @@ void BM_PoolAcquireRelease(benchmark::State& state) {
       asio::detached);
   io.run();
   state.SetItemsProcessed(state.iterations());
+}
+
+// One worker.
+void BM_PoolAcquireRelease(benchmark::State& state) {
+  PoolFixture f(20);
+  acquire_release_loop(state, f);
 }
 BENCHMARK(BM_PoolAcquireRelease);
 
@@ -79,23 +84,7 @@ PoolFixture& shared_fixture() {
 }
 
 void BM_PoolAcquireReleaseShared(benchmark::State& state) {
-  PoolFixture& f = shared_fixture();
-  asio::io_context io;
-  asio::co_spawn(
-      io,
-      [&]() -> asio::awaitable<void> {
-        for (auto _ : state) {
-          pool::AcquireResult r = co_await f.pool->acquire();
-          if (!r.conn) {
-            state.SkipWithError("acquire() returned no connection");
-            break;
-          }
-          f.pool->release(std::move(r.conn));
-        }
-      },
-      asio::detached);
-  io.run();
-  state.SetItemsProcessed(state.iterations());
+  acquire_release_loop(state, shared_fixture());
 }
 BENCHMARK(BM_PoolAcquireReleaseShared)->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
 

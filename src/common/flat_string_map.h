@@ -15,6 +15,20 @@
 
 namespace sluice {
 
+namespace flat_map_detail {
+// Over a sorted vector of pairs, const or not.
+template <typename Items>
+auto first_not_below(Items& items, std::string_view key) {
+  return std::lower_bound(items.begin(), items.end(), key,
+                          [](const auto& item, std::string_view k) { return item.first < k; });
+}
+template <typename Items>
+auto found(Items& items, std::string_view key) {
+  auto it = first_not_below(items, key);
+  return it != items.end() && it->first == key ? it : items.end();
+}
+}  // namespace flat_map_detail
+
 class FlatStringMap {
  public:
   using value_type = std::pair<std::string, std::string>;
@@ -34,14 +48,8 @@ class FlatStringMap {
   bool empty() const { return items_.empty(); }
   void clear() { items_.clear(); }
 
-  iterator find(std::string_view key) {
-    auto it = lower_bound(key);
-    return it != items_.end() && it->first == key ? it : items_.end();
-  }
-  const_iterator find(std::string_view key) const {
-    auto it = const_cast<FlatStringMap*>(this)->lower_bound(key);
-    return it != items_.end() && it->first == key ? const_iterator(it) : items_.end();
-  }
+  iterator find(std::string_view key) { return flat_map_detail::found(items_, key); }
+  const_iterator find(std::string_view key) const { return flat_map_detail::found(items_, key); }
   size_t count(std::string_view key) const { return find(key) != end() ? 1 : 0; }
   // Throws std::out_of_range when missing, like std::map::at (not for the data plane).
   const std::string& at(std::string_view key) const {
@@ -75,11 +83,8 @@ class FlatStringMap {
   static constexpr size_t kGrowOneByOne = 16;
 
   iterator lower_bound(std::string_view key) {
-    return std::lower_bound(
-        items_.begin(), items_.end(), key,
-        [](const value_type& item, std::string_view k) { return item.first < k; });
+    return flat_map_detail::first_not_below(items_, key);
   }
-
   std::vector<value_type> items_;
 };
 

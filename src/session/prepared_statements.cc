@@ -1,7 +1,5 @@
 #include "session/prepared_statements.h"
 
-#include <openssl/evp.h>
-
 #include <cctype>
 #include <optional>
 #include <utility>
@@ -11,6 +9,7 @@
 #include "protocol/builder.h"
 #include "protocol/frame.h"
 #include "protocol/reader.h"
+#include "protocol/sha256.h"
 
 namespace sluice::session {
 
@@ -26,19 +25,11 @@ constexpr size_t kKeptResendCapacity = 1024;
 // "sluice_" + hex of a hash of query text, parameter types and name context.
 std::string hashed_statement_name(const std::string& query, const std::string& param_types,
                                   const std::string& context) {
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
-  EVP_DigestUpdate(ctx, query.data(), query.size());
-  EVP_DigestUpdate(ctx, "\0", 1);
-  EVP_DigestUpdate(ctx, param_types.data(), param_types.size());
-  if (!context.empty()) {
-    EVP_DigestUpdate(ctx, "\0", 1);
-    EVP_DigestUpdate(ctx, context.data(), context.size());
-  }
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  EVP_MD_CTX_free(ctx);
+  constexpr std::string_view kSeparator("\0", 1);
+  protocol::Sha256 hash;
+  hash.update(query).update(kSeparator).update(param_types);
+  if (!context.empty()) hash.update(kSeparator).update(context);
+  const auto digest = hash.finish();
   static constexpr char kHex[] = "0123456789abcdef";
   std::string name = "sluice_";
   for (size_t i = 0; i < kServerNameHashBytes; ++i) {
@@ -148,6 +139,12 @@ void PreparedStatements::ensure_prepared(const Statement& st, pool::ServerStatem
     server.touch(st.server_name);
     return;
   }
+  prepare_on_server(st, server, ResponseRoute::kSwallow, {}, out);
+}
+
+void PreparedStatements::prepare_on_server(const Statement& st, pool::ServerStatementCache& server,
+                                           ResponseRoute route, const std::string& client_name,
+                                           std::string& out) {
   if (server.take_stale(st.server_name)) {
     out += close_statement_message(st.server_name);
     push({'C', ResponseRoute::kSwallow, {}, {}, {}});
@@ -157,7 +154,7 @@ void PreparedStatements::ensure_prepared(const Statement& st, pool::ServerStatem
     push({'C', ResponseRoute::kSwallow, {}, {}, {}});
   }
   out += parse_message(st.server_name, st.query, st.param_types);
-  push({'P', ResponseRoute::kSwallow, {}, st.server_name, {}});
+  push({'P', route, {}, st.server_name, client_name});
 }
 
 bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCache& server,
@@ -194,16 +191,7 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
         push({'P', ResponseRoute::kAnswer, bare_message('1'), {}, {}});
         return true;
       }
-      if (server.take_stale(saved.server_name)) {
-        out += close_statement_message(saved.server_name);
-        push({'C', ResponseRoute::kSwallow, {}, {}, {}});
-      }
-      if (auto evicted = server.add(saved.server_name, max_per_server_)) {
-        out += close_statement_message(*evicted);
-        push({'C', ResponseRoute::kSwallow, {}, {}, {}});
-      }
-      out += parse_message(saved.server_name, saved.query, saved.param_types);
-      push({'P', ResponseRoute::kForward, {}, saved.server_name, name});
+      prepare_on_server(saved, server, ResponseRoute::kForward, name, out);
       return true;
     }
     case 'B': {
@@ -220,7 +208,7 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
           .cstr(it->second.server_name)
           .raw(rest)
           .end();
-      push({'B', ResponseRoute::kForward, {}, it->second.server_name, {}});
+      push({'B', ResponseRoute::kForward, {}, {}, name});
       return true;
     }
     case 'D': {
@@ -231,7 +219,7 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
       if (it == statements_.end()) return false;
       ensure_prepared(it->second, server, out);
       protocol::MessageWriter(out).begin('D').byte('S').cstr(it->second.server_name).end();
-      push({'D', ResponseRoute::kForward, {}, it->second.server_name, {}});
+      push({'D', ResponseRoute::kForward, {}, {}, name});
       return true;
     }
     case 'C': {
@@ -387,13 +375,16 @@ void PreparedStatements::drop_until_sync(pool::ServerStatementCache& server) {
   while (!pending_.empty() && pending_.front().type != 'S') {
     const PendingRequest& p = pending_.front();
     if (p.type == 'P' && !p.server_statement.empty()) server.remove(p.server_statement);
-    if (!p.client_statement.empty()) statements_.erase(p.client_statement);
+    if (p.type == 'P' && !p.client_statement.empty()) statements_.erase(p.client_statement);
     pending_.pop_front();
   }
 }
 
 bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& server) {
-  const std::string stale = pending_.front().server_statement;
+  const auto found = statements_.find(pending_.front().client_statement);
+  if (found == statements_.end()) return false;  // closed since: nothing left to re-prepare
+  const Statement& statement = found->second;
+  const std::string& stale = statement.server_name;
   // Resendable: the whole batch (through its Sync) is kept, nothing was sent after it, and
   // no Execute of it ran before the failure; the implicit transaction it ran in is gone.
   const bool whole = batch_resendable_ && !batch_open_ && !batch_is_resend_ && !batch_.empty() &&
@@ -402,11 +393,7 @@ bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& serve
   const size_t failed = whole ? batch_.size() - pending_.size() : 0;
   bool executed = false;
   for (size_t i = 0; i < failed; ++i) executed = executed || batch_[i].type == 'E';
-  const Statement* statement = nullptr;
-  for (const auto& [name, st] : statements_) {
-    if (st.server_name == stale) statement = &st;
-  }
-  if (!whole || executed || statement == nullptr) {
+  if (!whole || executed) {
     server.mark_stale(stale);  // the next use closes and prepares it again
     return false;
   }
@@ -422,7 +409,7 @@ bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& serve
   std::string& out = resend_;
   out += close_statement_message(stale);
   push({'C', ResponseRoute::kSwallow, {}, {}, {}});
-  out += parse_message(stale, statement->query, statement->param_types);
+  out += parse_message(stale, statement.query, statement.param_types);
   push({'P', ResponseRoute::kSwallow, {}, stale, {}});
   server.touch(stale);
   // Walk the messages sent with the requests they made (answered ones made none).
@@ -466,7 +453,7 @@ void PreparedStatements::on_server_message(char type, Bytes body,
   if (type == 'N' || type == 'S' || type == 'A' || pending_.empty()) return;
   const PendingRequest& front = pending_.front();
   if (type == 'E') {
-    if ((front.type == 'B' || front.type == 'D') && !front.server_statement.empty() &&
+    if ((front.type == 'B' || front.type == 'D') && !front.client_statement.empty() &&
         is_stale_plan_error(body) && retry_stale_statement(server)) {
       forward = false;
       return;

@@ -46,8 +46,10 @@ struct PendingRequest {
   char type = 0;  // the request's message type: P B D E C S Q F
   ResponseRoute route = ResponseRoute::kForward;
   std::string answer;            // for kAnswer
-  std::string server_statement;  // for P: the name being prepared; for B and D: the one used
-  std::string client_statement;  // for P from the client: its own name
+  std::string server_statement;  // for P: the server-side name being prepared
+  // For P from the client: its own name; for B and D: the client's name of the statement
+  // used (short, so no allocation per message), to find it again after a stale-plan error.
+  std::string client_statement;
 };
 
 class PreparedStatements {
@@ -116,6 +118,10 @@ class PreparedStatements {
                                                 std::string& prefix);
   bool rewrite_message(char type, Bytes body, pool::ServerStatementCache& server, std::string& out);
   void ensure_prepared(const Statement& st, pool::ServerStatementCache& server, std::string& out);
+  // Parse of `st` on `server` (closing a stale copy and the evicted statement first);
+  // `client_name` is set for the client's own Parse, whose answer it gets (route).
+  void prepare_on_server(const Statement& st, pool::ServerStatementCache& server,
+                         ResponseRoute route, const std::string& client_name, std::string& out);
   void drop_until_sync(pool::ServerStatementCache& server);
   std::string server_statement_name(const std::string& query, const std::string& types) const;
 

@@ -1,12 +1,12 @@
 #include "session/session_params.h"
 
-#include <openssl/evp.h>
-
 #include <algorithm>
 #include <array>
 #include <cctype>
 #include <string_view>
 #include <vector>
+
+#include "protocol/sha256.h"
 
 namespace sluice::session {
 
@@ -213,17 +213,13 @@ std::string params_fingerprint(const ParamMap& params) {
   // A digest, not the text: one is kept per client and per server connection. 15 bytes
   // (120 bits) fit std::string's inline storage, so keeping one allocates nothing; a
   // cryptographic hash, so no client can pick settings that collide with another's.
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  protocol::Sha256 hash;
   for (const auto& [name, value] : params) {
-    EVP_DigestUpdate(ctx, name.data(), name.size() + 1);  // with the terminating NUL
-    EVP_DigestUpdate(ctx, value.data(), value.size() + 1);
+    // With their terminating NULs, so ("ab","c") and ("a","bc") differ.
+    hash.update({name.c_str(), name.size() + 1}).update({value.c_str(), value.size() + 1});
   }
-  unsigned char digest[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_DigestFinal_ex(ctx, digest, &len);
-  EVP_MD_CTX_free(ctx);
-  return std::string(reinterpret_cast<const char*>(digest), kFingerprintBytes);
+  const auto digest = hash.finish();
+  return std::string(reinterpret_cast<const char*>(digest.data()), kFingerprintBytes);
 }
 
 }  // namespace sluice::session

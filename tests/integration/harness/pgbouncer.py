@@ -3,14 +3,11 @@ in a temp dir owned by `postgres` (PgBouncer refuses to run as root)."""
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
-import tempfile
-from pathlib import Path
 
 from . import userlist
-from .util import (chown_postgres, free_port, register, spawn, tail, terminate,
-                   unregister, wait_for_port)
+from .util import (chown_postgres, free_port, register, remove_workdir, server_workdir, spawn,
+                   tail, terminate, unregister, wait_for_port)
 
 PGBOUNCER = os.environ.get("PGBOUNCER_BIN", "/usr/sbin/pgbouncer")
 
@@ -26,9 +23,7 @@ class PgBouncer:
         self.databases = databases
         self.settings = settings or {}
         self.users = users or {}
-        self.workdir = Path(tempfile.mkdtemp(prefix="sluice-pgbouncer-"))
-        os.chmod(self.workdir, 0o755)
-        chown_postgres(self.workdir)
+        self.workdir = server_workdir("sluice-pgbouncer-")
         self.log_path = self.workdir / "pgbouncer.log"
         self.proc: subprocess.Popen | None = None
 
@@ -72,8 +67,7 @@ class PgBouncer:
 
     def cleanup(self) -> None:
         self.stop()
-        if not os.environ.get("SLUICE_KEEP_TMP"):
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        remove_workdir(self.workdir)
 
     def log(self) -> str:
         return tail(self.log_path, max_chars=20000)

@@ -2,13 +2,13 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from . import clients, toml_writer
-from .util import REPO_ROOT, free_port, register, spawn, tail, terminate, unregister, wait_for_port
+from .util import (REPO_ROOT, free_port, register, remove_workdir, spawn, tail, terminate,
+                   unregister, wait_for_port)
 
 STARTUP_TIMEOUT = 15.0
 
@@ -70,8 +70,8 @@ class SluiceProxy:
 
     def cleanup(self) -> None:
         self.stop()
-        if self._own_workdir and not os.environ.get("SLUICE_KEEP_TMP"):
-            shutil.rmtree(self.workdir, ignore_errors=True)
+        if self._own_workdir:
+            remove_workdir(self.workdir)
 
     def alive(self) -> bool:
         return self.proc is not None and self.proc.poll() is None

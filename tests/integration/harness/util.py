@@ -12,6 +12,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
@@ -77,6 +78,20 @@ def as_postgres(cmd: list[str]) -> list[str]:
 def chown_postgres(path: Path) -> None:
     if IS_ROOT:
         shutil.chown(path, user=PG_OS_USER, group=PG_OS_USER)
+
+
+def server_workdir(prefix: str) -> Path:
+    """A new temporary directory a server run as the `postgres` user can write to."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    os.chmod(path, 0o755)
+    chown_postgres(path)
+    return path
+
+
+def remove_workdir(path: Path) -> None:
+    """Deletes a server's directory, unless SLUICE_KEEP_TMP asks to keep it for a look."""
+    if not os.environ.get("SLUICE_KEEP_TMP"):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 _libc = ctypes.CDLL(None, use_errno=True)
