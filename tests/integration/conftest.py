@@ -70,6 +70,15 @@ _FLAGS = {"pool_mode": "--pool-mode", "pool_size": "--pool-size", "auth_type": "
           "log_level": "--log-level"}
 
 
+def one_row_table(pg, name: str) -> str:
+    """(Re)creates table `name` (id int PRIMARY KEY, v int) holding the row (1, 0), owned by
+    the application user; returns its name."""
+    pg.psql(f"DROP TABLE IF EXISTS {name}; CREATE TABLE {name} (id int PRIMARY KEY, v int);"
+            f" INSERT INTO {name} VALUES (1, 0); ALTER TABLE {name} OWNER TO {APP_USER}",
+            dbname=APP_DB)
+    return name
+
+
 def server_url(pg, user: str = APP_USER, dbname: str = APP_DB) -> str:
     return f"postgresql://{user}@{pg.host}:{pg.port}/{dbname}"
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from conftest import APP_DB, APP_USER
+from conftest import APP_DB, APP_USER, one_row_table
 
 TABLE = "disconnect_locks"
 
@@ -24,10 +24,7 @@ time.sleep(300)
 
 @pytest.fixture
 def locks_table(pg):
-    pg.psql(f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int PRIMARY KEY, v int);"
-            f" INSERT INTO {TABLE} VALUES (1, 0); ALTER TABLE {TABLE} OWNER TO {APP_USER}",
-            dbname=APP_DB)
-    return TABLE
+    return one_row_table(pg, TABLE)
 
 
 def idle_in_transaction(pg) -> int:

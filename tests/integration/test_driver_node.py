@@ -10,7 +10,6 @@ missing; no network then is a failure, not a skip."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path

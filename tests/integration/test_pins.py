@@ -7,7 +7,7 @@ import time
 import pytest
 
 from conftest import APP_DB, APP_USER
-from test_admin import ADMIN, app_config, show
+from test_admin import app_config, show
 
 NOTIFY_TIMEOUT_S = 5
 

@@ -9,7 +9,7 @@ import psycopg2
 import psycopg2.errors
 import pytest
 
-from conftest import APP_DB, APP_USER
+from conftest import APP_DB, APP_USER, one_row_table
 
 TABLE = "timeouts_rows"
 
@@ -66,10 +66,7 @@ class Pinger(threading.Thread):
 
 @pytest.fixture
 def rows_table(pg):
-    pg.psql(f"DROP TABLE IF EXISTS {TABLE}; CREATE TABLE {TABLE} (id int PRIMARY KEY, v int);"
-            f" INSERT INTO {TABLE} VALUES (1, 0); ALTER TABLE {TABLE} OWNER TO {APP_USER}",
-            dbname=APP_DB)
-    return TABLE
+    return one_row_table(pg, TABLE)
 
 
 # -- client_idle_timeout -----------------------------------------------------------------------
