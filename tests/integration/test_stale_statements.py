@@ -98,6 +98,9 @@ def test_clients_under_different_search_paths_do_not_share_statements(proxy, pg)
         for _ in range(2):
             assert rows(a, "SELECT * FROM t") == ([("left",)], ["side"])
             assert rows(b, "SELECT * FROM t") == ([(1, 2)], ["n", "m"])
+        # One server connection, two server-side statements for the one text.
+        assert rows(a, "SELECT count(*) FROM pg_prepared_statements"
+                       " WHERE statement = 'SELECT * FROM t'")[0] == [(2,)]
     finally:
         a.close()
         b.close()
