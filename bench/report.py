@@ -196,7 +196,8 @@ def markdown(data: dict) -> str:
         f"{machine['memory_gib']} GiB, {machine['os']}, Linux {machine['kernel']}. "
         f"{machine['postgresql']}; {machine['pgbouncer']}; {machine['pgpool'] or 'no Pgpool-II'}"
         f"; {machine['sluice']} ({machine['sluice_commit']}, "
-        f"{machine['sluice_build_type']}); {machine['pgbench']}. Load average before / "
+        f"{machine['sluice_build_type']}, {machine.get('sluice_io_backend') or '?'}); "
+        f"{machine['pgbench']}. Load average before / "
         f"after the run: {machine.get('loadavg_start')} / {machine.get('loadavg_end')}.",
         "",
         f"Settings: pool size {suite['pool_size']}, transaction pooling (PgBouncer, Sluice); "

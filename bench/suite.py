@@ -15,6 +15,7 @@ import argparse
 import datetime
 import math
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -136,7 +137,7 @@ def pgbouncer_settings(args: argparse.Namespace, max_clients: int) -> dict:
 
 def sluice_flags(pg: PostgresServer, args: argparse.Namespace) -> list[str]:
     flags = ["--pool-mode", "transaction", "--pool-size", str(args.pool_size),
-             "--server", f"postgresql://{USER}@{pg.host}:{pg.port}/{DB}", "--log-level", "warn"]
+             "--server", f"postgresql://{USER}@{pg.host}:{pg.port}/{DB}", "--log-level", "info"]
     if args.workers:
         flags += ["--workers", str(args.workers)]
     return flags
@@ -373,6 +374,10 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         for name in args.targets:
             targets[name] = start_target(name, pg, args, pgpool_children)
+        if "sluice" in targets and targets["sluice"].server is not None:
+            # "listening on ... with N workers on io_uring" (io_backend = auto)
+            m = re.search(r"workers on (\w+)", targets["sluice"].server.log())
+            machine["sluice_io_backend"] = m.group(1) if m else None
         # Also warms PostgreSQL's caches before the first measured run.
         log("warming up")
         for name in args.targets:

@@ -7,7 +7,7 @@ set -euo pipefail
 PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config git
   clang clang-format clang-tidy libclang-rt-14-dev
-  libasio-dev libssl-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
+  libasio-dev liburing-dev libssl-dev libtomlplusplus-dev libcli11-dev nlohmann-json3-dev
   libspdlog-dev libfmt-dev libpg-query-dev libpq-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   postgresql-15 postgresql-client-15 pgbouncer pgpool2

@@ -1,21 +1,15 @@
-// Entry point: builds the command line and hands off to a subcommand.
-// The only code the tests do not link; every subcommand lives in the library.
-#include <CLI/CLI.hpp>
+// Entry point: the only code the tests do not link. The library is linked twice, as the
+// epoll copy (namespace sluice) and the io_uring copy (namespace sluice_uring, renamed by
+// CMakeLists.txt); the epoll copy parses the command line and hands `serve` to the io_uring
+// copy when the configuration asks for it (server/io_backend.h).
+#include "server/cli.h"
+#include "server/io_backend.h"
 
-#include "server/serve_command.h"
-#include "toolkit/up/up_command.h"
+namespace sluice_uring::server {
+int run_cli(int argc, char** argv);
+}  // namespace sluice_uring::server
 
 int main(int argc, char** argv) {
-  CLI::App app{"Sluice: a PostgreSQL performance and reliability layer"};
-  app.require_subcommand(1);
-  app.set_version_flag("--version", "sluice 0.1.0");
-  sluice::server::add_serve_command(app);
-  sluice::toolkit::add_up_command(app);
-  sluice::toolkit::add_down_command(app);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    return app.exit(e);
-  }
-  return sluice::server::exit_code();
+  sluice::server::offer_io_uring(&sluice_uring::server::run_cli, argc, argv);
+  return sluice::server::run_cli(argc, argv);
 }

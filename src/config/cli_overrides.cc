@@ -77,6 +77,10 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
   if (o.auth_file) cfg.auth.auth_file = *o.auth_file;
   if (o.admin_users) cfg.admin_users = split_list(*o.admin_users);
   if (o.workers) cfg.workers = flag_int("--workers", *o.workers, kWorkersRange);
+  if (o.io_backend) {
+    cfg.io_backend =
+        flag_choice("--io-backend", *o.io_backend, parse_io_backend, kIoBackendChoices);
+  }
   if (o.log_level) {
     if (!is_valid_log_level(*o.log_level)) {
       bad_flag("--log-level", quote(*o.log_level), kLogLevelChoices);
@@ -84,7 +88,7 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
     cfg.log_level = *o.log_level;
   }
   return o.listen || o.server || o.pool_mode || o.pool_size || o.auth_type || o.auth_file ||
-         o.admin_users || o.workers || o.log_level;
+         o.admin_users || o.workers || o.io_backend || o.log_level;
 }
 
 }  // namespace
@@ -120,6 +124,10 @@ void add_serve_options(CLI::App& cmd, CliOverrides& o) {
       ->type_name("LIST");
   cmd.add_option("--workers", o.workers, "Worker threads; 0 = one per CPU core (default 0)")
       ->type_name("N");
+  cmd.add_option("--io-backend", o.io_backend,
+                 "Kernel interface of the event loops: io_uring, epoll, or auto (io_uring "
+                 "where the kernel allows it; default)")
+      ->type_name("auto|io_uring|epoll");
   cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn or error (default info)")
       ->type_name("LEVEL");
 }

@@ -21,6 +21,11 @@ constexpr std::array<std::pair<PoolMode, std::string_view>, 2> kPoolModes{{
     {PoolMode::kSession, "session"},
     {PoolMode::kTransaction, "transaction"},
 }};
+constexpr std::array<std::pair<IoBackend, std::string_view>, 3> kIoBackends{{
+    {IoBackend::kAuto, "auto"},
+    {IoBackend::kIoUring, "io_uring"},
+    {IoBackend::kEpoll, "epoll"},
+}};
 constexpr std::array<std::pair<AuthType, std::string_view>, 3> kAuthTypes{{
     {AuthType::kTrust, "trust"},
     {AuthType::kMd5, "md5"},
@@ -88,9 +93,11 @@ ServerSslMode Config::sslmode_for(const DatabaseConfig& db) const {
 std::string to_string(PoolMode mode) { return name_of(kPoolModes, mode); }
 std::string to_string(AuthType type) { return name_of(kAuthTypes, type); }
 std::string to_string(ServerSslMode mode) { return name_of(kSslModes, mode); }
+std::string to_string(IoBackend backend) { return name_of(kIoBackends, backend); }
 
 std::optional<PoolMode> parse_pool_mode(std::string_view s) { return value_of(kPoolModes, s); }
 std::optional<AuthType> parse_auth_type(std::string_view s) { return value_of(kAuthTypes, s); }
+std::optional<IoBackend> parse_io_backend(std::string_view s) { return value_of(kIoBackends, s); }
 std::optional<ServerSslMode> parse_server_sslmode(std::string_view s) {
   return value_of(kSslModes, s);
 }

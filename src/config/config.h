@@ -16,6 +16,8 @@ namespace sluice::config {
 using Millis = std::chrono::milliseconds;
 
 enum class PoolMode { kSession, kTransaction };
+// The event loops' kernel interface (server/io_backend.h); auto = io_uring when allowed.
+enum class IoBackend { kAuto, kIoUring, kEpoll };
 enum class AuthType { kTrust, kMd5, kScramSha256 };
 // libpq's sslmode values that make sense for a proxy's server side.
 enum class ServerSslMode { kDisable, kPrefer, kRequire, kVerifyCa, kVerifyFull };
@@ -75,6 +77,7 @@ struct Config {
   // [server]
   std::vector<HostPort> listen{HostPort{}};
   int workers = 0;  // 0 = number of cores
+  IoBackend io_backend = IoBackend::kAuto;
   int max_client_conn = 10000;
   size_t max_message_size = size_t{64} * 1024 * 1024;  // bytes; larger messages are refused
   std::string log_level = "info";
@@ -128,11 +131,13 @@ struct Config {
 std::string to_string(PoolMode mode);
 std::string to_string(AuthType type);
 std::string to_string(ServerSslMode mode);
+std::string to_string(IoBackend backend);
 
 // Inverse of to_string(); nullopt for anything else (names are case-sensitive).
 std::optional<PoolMode> parse_pool_mode(std::string_view s);
 std::optional<AuthType> parse_auth_type(std::string_view s);
 std::optional<ServerSslMode> parse_server_sslmode(std::string_view s);
+std::optional<IoBackend> parse_io_backend(std::string_view s);
 // trace, debug, info, warn, error.
 bool is_valid_log_level(std::string_view s);
 

@@ -241,6 +241,8 @@ std::vector<Loader::Field> Loader::server_fields(Config& c) const {
   return {
       {"listen", [&](auto& v, auto& k) { c.listen = listen(v, k); }},
       {"workers", [&](auto& v, auto& k) { c.workers = integer(v, k, kWorkersRange); }},
+      {"io_backend",
+       [&](auto& v, auto& k) { c.io_backend = choice(v, k, parse_io_backend, kIoBackendChoices); }},
       {"max_client_conn",
        [&](auto& v, auto& k) { c.max_client_conn = integer(v, k, kMaxClientConnRange); }},
       {"max_message_size",

@@ -54,6 +54,7 @@ inline constexpr IntRange kPortRange{1, 65535};
 inline constexpr int64_t kMaxDurationMs = int64_t{8760} * 3600 * 1000;  // 8760h = 365 days
 
 inline constexpr std::string_view kPoolModeChoices = "session, transaction";
+inline constexpr std::string_view kIoBackendChoices = "auto, io_uring, epoll";
 inline constexpr std::string_view kAuthTypeChoices = "trust, md5, scram-sha-256";
 inline constexpr std::string_view kSslModeChoices =
     "disable, prefer, require, verify-ca, verify-full";

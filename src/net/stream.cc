@@ -57,35 +57,22 @@ void Stream::rebind(const asio::any_io_executor& ex) {
 }
 
 void Stream::close() {
+  // (No shutdown() first: closing the only descriptor sends the FIN anyway, and with a
+  // new connection per transaction every system call counts.)
   std::error_code ignored;
-  if (socket_.is_open()) {
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
-  }
+  if (socket_.is_open()) socket_.close(ignored);
 }
 
-std::string Stream::remote_address() const {
+tcp::endpoint Stream::remote_endpoint() const {
   std::error_code ec;
   auto ep = socket_.remote_endpoint(ec);
-  return ec ? std::string() : ep.address().to_string();
+  return ec ? tcp::endpoint() : ep;
 }
 
-uint16_t Stream::remote_port() const {
-  std::error_code ec;
-  auto ep = socket_.remote_endpoint(ec);
-  return ec ? 0 : ep.port();
-}
-
-std::string Stream::local_address() const {
+tcp::endpoint Stream::local_endpoint() const {
   std::error_code ec;
   auto ep = socket_.local_endpoint(ec);
-  return ec ? std::string() : ep.address().to_string();
-}
-
-uint16_t Stream::local_port() const {
-  std::error_code ec;
-  auto ep = socket_.local_endpoint(ec);
-  return ec ? 0 : ep.port();
+  return ec ? tcp::endpoint() : ep;
 }
 
 }  // namespace sluice::net

@@ -46,10 +46,10 @@ class Stream {
   bool is_open() const { return socket_.is_open(); }
   bool is_tls() const { return tls_ != nullptr; }
   tcp::socket& socket() { return socket_; }
-  std::string remote_address() const;
-  uint16_t remote_port() const;
-  std::string local_address() const;
-  uint16_t local_port() const;
+  // The peer's and our own address (default-constructed if the socket has none): one
+  // system call each, so ask once per connection.
+  tcp::endpoint remote_endpoint() const;
+  tcp::endpoint local_endpoint() const;
 
  private:
   tcp::socket socket_;

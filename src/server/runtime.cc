@@ -9,6 +9,7 @@
 
 #include "config/load.h"
 #include "net/no_throw.h"
+#include "server/io_backend.h"
 #include "session/client_session.h"
 #include "session/worker_sessions.h"
 #include "stats/pool_stats.h"
@@ -190,7 +191,8 @@ int Runtime::run() {
 
   auto cfg = ctx_->config();
   for (const auto& hp : cfg->listen) {
-    spdlog::info("listening on {}:{} with {} workers", hp.host, hp.port, workers_.size());
+    spdlog::info("listening on {}:{} with {} workers on {}", hp.host, hp.port, workers_.size(),
+                 compiled_backend());
   }
   for (auto& w : workers_) {
     w->thread = std::thread([&io = w->io, index = w->index] {

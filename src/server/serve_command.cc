@@ -10,6 +10,7 @@
 #include "config/cli_overrides.h"
 #include "config/load.h"
 #include "config/userlist.h"
+#include "server/io_backend.h"
 #include "server/runtime.h"
 
 namespace sluice::server {
@@ -33,6 +34,17 @@ void add_serve_command(CLI::App& app) {
       if (!cfg->auth.auth_file.empty()) {
         users = std::make_shared<const config::UserList>(
             config::UserList::load_file(cfg->auth.auth_file));
+      }
+    } catch (const std::exception& e) {
+      std::cerr << "sluice: " << e.what() << "\n";
+      set_exit_code(2);
+      return;
+    }
+    try {
+      // The io_uring copy of the proxy runs the command line again and serves (main.cc).
+      if (const std::optional<int> code = serve_on_io_uring(*cfg)) {
+        set_exit_code(*code);
+        return;
       }
     } catch (const std::exception& e) {
       std::cerr << "sluice: " << e.what() << "\n";

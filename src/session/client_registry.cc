@@ -2,6 +2,8 @@
 
 #include <openssl/rand.h>
 
+#include <random>
+
 namespace sluice::session {
 
 const char* to_string(ClientState s) {
@@ -24,13 +26,25 @@ std::shared_ptr<ClientInfo> ClientRegistry::add() {
   info->id = next_id_++;
   // Cancel keys must be unguessable: a CancelRequest is unauthenticated.
   do {
-    int32_t rnd[2];
-    RAND_bytes(reinterpret_cast<unsigned char*>(rnd), sizeof(rnd));
-    info->cancel_pid = rnd[0] & 0x7FFFFFFF;
-    info->cancel_key = rnd[1];
+    const uint64_t rnd = next_random_locked();
+    info->cancel_pid = static_cast<int32_t>(rnd >> 32) & 0x7FFFFFFF;
+    info->cancel_key = static_cast<int32_t>(rnd & 0xFFFFFFFF);
   } while (by_key_.count({info->cancel_pid, info->cancel_key}));
   by_key_[{info->cancel_pid, info->cancel_key}] = info;
   return info;
+}
+
+uint64_t ClientRegistry::next_random_locked() {
+  if (random_left_ == 0) {
+    if (RAND_bytes(reinterpret_cast<unsigned char*>(random_.data()),
+                   static_cast<int>(sizeof(random_))) != 1) {
+      // (Never seen: OpenSSL's generator is seeded from the kernel.) Still unguessable.
+      std::random_device dev;
+      for (uint64_t& r : random_) r = (uint64_t{dev()} << 32) | dev();
+    }
+    random_left_ = random_.size();
+  }
+  return random_[--random_left_];
 }
 
 void ClientRegistry::remove(const ClientInfo& info) {

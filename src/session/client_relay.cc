@@ -183,23 +183,30 @@ asio::awaitable<bool> ClientSession::relay(bool park_when_idle) {
   // (except the first, which may find a message sent right behind the login).
   bool need_read = in_.empty();
   for (;;) {
-    if (need_read && in_.empty()) {
-      // Idle clients hold no buffer and no round's frame: wait for data, then borrow them.
-      in_.release();
-      if (!client_.is_tls()) {  // (TLS may hold decrypted bytes: read at once)
-        if (park_when_idle && !server_) co_return true;
-        // Waited on here, not in a coroutine of its own: one frame less per idle client.
-        waiting_idle_ = true;
-        auto [ec] = co_await client_.socket().async_wait(net::tcp::socket::wait_read, kNoThrow);
-        waiting_idle_ = false;
-        if (ec == asio::error::operation_aborted && park_requested_) {
-          park_requested_ = false;
-          co_return true;
-        }
-        if (ec) co_return false;
+    bool read_first = need_read;
+    if (need_read && in_.empty() && !client_.is_tls()) {
+      // (TLS may hold decrypted bytes: relay_round reads at once.)
+      if (park_when_idle && !server_) {
+        in_.release();
+        co_return true;
       }
+      // The read is issued straight away, holding the buffer: a wait-then-read would cost
+      // an epoll_ctl per message, as asio re-arms the socket for every wait. A client idle
+      // for kParkAfter gives the buffer back when check_timeouts() cancels this read.
+      waiting_idle_ = true;
+      auto [ec, n] = co_await client_.read_some(in_.prepare());
+      waiting_idle_ = false;
+      const bool park = ec == asio::error::operation_aborted && park_requested_;
+      park_requested_ = false;  // (a cancel that came after the data had no effect)
+      if (park) {
+        in_.release();
+        co_return true;
+      }
+      if (ec || n == 0) co_return false;
+      in_.commit(n);
+      read_first = false;
     }
-    if (!co_await relay_round(need_read)) co_return false;
+    if (!co_await relay_round(read_first)) co_return false;
     need_read = true;
   }
 }

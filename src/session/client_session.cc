@@ -121,10 +121,15 @@ asio::awaitable<bool> ClientSession::start() {
     co_return false;
   }
   info_ = ctx_.clients.add();
-  info_->addr = client_.remote_address();
-  info_->port = client_.remote_port();
-  info_->local_addr = client_.local_address();
-  info_->local_port = client_.local_port();
+  // (A client gone before this has no addresses: its fields stay empty.)
+  if (const net::tcp::endpoint remote = client_.remote_endpoint(); remote.port() != 0) {
+    info_->addr = remote.address().to_string();
+    info_->port = remote.port();
+  }
+  if (const net::tcp::endpoint local = client_.local_endpoint(); local.port() != 0) {
+    info_->local_addr = local.address().to_string();
+    info_->local_port = local.port();
+  }
   info_->tls = client_.is_tls();
   if (is_admin_database(startup->param("database"))) {
     const bool ok = co_await login_admin(*startup);
@@ -453,7 +458,7 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
     } else if (!pump_loop_alive_ && waiting_idle_ && !park_requested_) {
       park_requested_ = true;
       std::error_code ignored;
-      client_.socket().cancel(ignored);  // only the relay's wait is pending
+      client_.socket().cancel(ignored);  // only the relay's read is pending
       return true;
     }
   }

@@ -67,7 +67,7 @@ def _watchdog(request):
 
 _FLAGS = {"pool_mode": "--pool-mode", "pool_size": "--pool-size", "auth_type": "--auth-type",
           "auth_file": "--auth-file", "admin_users": "--admin-users", "workers": "--workers",
-          "log_level": "--log-level"}
+          "log_level": "--log-level", "io_backend": "--io-backend"}
 
 
 def one_row_table(pg, name: str) -> str:

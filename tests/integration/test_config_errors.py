@@ -14,6 +14,7 @@ BAD_CONFIGS = {
     "bad_integer": ('[pool]\npool_size = "lots"\n', "pool_size"),
     "negative_size": ("[pool]\npool_size = -3\n", "pool_size"),
     "bad_pool_mode": ('[pool]\npool_mode = "statement"\n', "pool_mode"),
+    "bad_io_backend": ('[server]\nio_backend = "kqueue"\n', "io_backend"),
     "bad_duration": ('[pool]\nquery_wait_timeout = "5 parsecs"\n', "query_wait_timeout"),
     "bad_auth_type": ('[auth]\ntype = "password-please"\n', "type"),  # "auth.type" etc.
     "bad_listen": ('[server]\nlisten = "127.0.0.1:99999"\n', "listen"),

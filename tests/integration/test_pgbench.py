@@ -53,18 +53,23 @@ def bank_invariants(pg):
                    (SELECT count(*) FROM pgbench_history)""", dbname=APP_DB)[0]
 
 
+def run_tpcb(pg, port: int, protocol: str, clients: int = CLIENTS,
+             transactions: int = TRANSACTIONS) -> None:
+    """pgbench's TPC-B-like script through `port`: every transaction ran, once, and the
+    balances add up."""
+    history_before = bank_invariants(pg)[4]
+    result = run_pgbench(port, ["-n", "-c", str(clients), "-j", "2", "-t", str(transactions),
+                                "-M", protocol], user=APP_USER, dbname=APP_DB)
+    check_pgbench_output(result, clients * transactions)
+    delta, accounts, tellers, branches, history = bank_invariants(pg)
+    assert history - history_before == clients * transactions
+    assert accounts == tellers == branches == delta
+
+
 @pytest.mark.parametrize("protocol", ["simple", "extended", "prepared"])
 def test_tpcb_through_proxy(pgbench_db, sluice, protocol):
-    pg = pgbench_db
-    history_before = bank_invariants(pg)[4]
     proxy = sluice(pool_mode="transaction", pool_size=POOL_SIZE)
-    result = run_pgbench(proxy.port, ["-n", "-c", str(CLIENTS), "-j", "2", "-t",
-                                      str(TRANSACTIONS), "-M", protocol],
-                         user=APP_USER, dbname=APP_DB)
-    check_pgbench_output(result, CLIENTS * TRANSACTIONS)
-    delta, accounts, tellers, branches, history = bank_invariants(pg)
-    assert history - history_before == CLIENTS * TRANSACTIONS
-    assert accounts == tellers == branches == delta
+    run_tpcb(pgbench_db, proxy.port, protocol)
 
 
 def reset_counters(pg):

@@ -152,6 +152,8 @@ TEST(CliOverridesTest, BadFlagValuesAreOneLine) {
             "--pool-size = 0 is not valid; allowed: 1..10000");
   EXPECT_EQ(error_for({s, url, "--workers", "5000"}),
             "--workers = 5000 is not valid; allowed: 0..1024");
+  EXPECT_EQ(error_for({s, url, "--io-backend", "select"}),
+            "--io-backend = \"select\" is not valid; allowed: auto, io_uring, epoll");
   EXPECT_EQ(error_for({s, url, "--log-level", "loud"}),
             "--log-level = \"loud\" is not valid; allowed: trace, debug, info, warn, error");
   EXPECT_EQ(error_for({s, url, "--listen", "6432"}),

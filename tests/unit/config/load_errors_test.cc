@@ -38,6 +38,9 @@ TEST(ConfigErrorTest, BadEnumNamesKeyValueAndChoices) {
   EXPECT_EQ(error_for("[server]\nlog_level = \"verbose\"\n"),
             "sluice.toml: server.log_level = \"verbose\" is not valid; allowed: trace, debug, "
             "info, warn, error");
+  EXPECT_EQ(error_for("[server]\nio_backend = \"kqueue\"\n"),
+            "sluice.toml: server.io_backend = \"kqueue\" is not valid; allowed: auto, io_uring, "
+            "epoll");
   EXPECT_EQ(error_for("[databases.app]\npool_mode = \"statement\"\n"),
             "sluice.toml: databases.app.pool_mode = \"statement\" is not valid; allowed: "
             "session, transaction");

@@ -16,6 +16,7 @@ constexpr std::string_view kFull = R"toml(
 [server]
 listen = ["0.0.0.0:6432", "[::1]:7432"]
 workers = 4
+io_backend = "epoll"
 max_client_conn = 500
 max_message_size = 1048576
 log_level = "debug"
@@ -83,6 +84,7 @@ TEST(ConfigLoadTest, FullFileSetsEveryField) {
   EXPECT_EQ(c.listen[1].host, "::1");
   EXPECT_EQ(c.listen[1].port, 7432);
   EXPECT_EQ(c.workers, 4);
+  EXPECT_EQ(c.io_backend, IoBackend::kEpoll);
   EXPECT_EQ(c.max_client_conn, 500);
   EXPECT_EQ(c.max_message_size, 1048576u);
   EXPECT_EQ(c.log_level, "debug");
@@ -160,6 +162,7 @@ TEST(ConfigLoadTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.listen[0].host, "127.0.0.1");
   EXPECT_EQ(c.listen[0].port, 6432);
   EXPECT_EQ(c.workers, 0);
+  EXPECT_EQ(c.io_backend, IoBackend::kAuto);
   EXPECT_EQ(c.max_client_conn, 10000);
   EXPECT_EQ(c.max_message_size, 64u * 1024 * 1024);
   EXPECT_EQ(c.log_level, "info");

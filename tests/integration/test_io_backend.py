@@ -1,0 +1,50 @@
+"""The two event-loop backends (io_backend, docs/architecture.md#io-backends) serve the same
+workload with the same results: epoll everywhere, io_uring where the kernel allows it, and
+`auto` picks io_uring exactly there."""
+import ctypes
+import os
+
+import pytest
+
+from conftest import APP_DB, APP_USER
+from harness import run_pgbench
+from test_pgbench import run_tpcb
+
+CLIENTS = 8
+TRANSACTIONS = 40  # per client
+SYS_IO_URING_SETUP = 425  # x86-64 and arm64 alike
+
+
+def kernel_allows_io_uring() -> bool:
+    """Asks the kernel directly (not through the proxy) for a small io_uring."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    params = ctypes.create_string_buffer(120)  # struct io_uring_params, zeroed
+    fd = libc.syscall(SYS_IO_URING_SETUP, 4, params)
+    if fd < 0:
+        return False
+    os.close(fd)
+    return True
+
+
+@pytest.fixture(scope="module")
+def pgbench_db(pg):
+    result = run_pgbench(pg.port, ["-i", "-s", "1", "-q"], user=APP_USER, dbname=APP_DB)
+    assert result.returncode == 0, result.stderr
+    return pg
+
+
+@pytest.mark.parametrize("protocol", ["simple", "prepared"])
+@pytest.mark.parametrize("backend", ["epoll", "io_uring"])
+def test_backend_serves_pgbench(pgbench_db, sluice, backend, protocol):
+    if backend == "io_uring" and not kernel_allows_io_uring():
+        pytest.skip("this kernel refuses io_uring")
+    proxy = sluice(io_backend=backend, pool_mode="transaction", pool_size=4, workers=2)
+    assert f"with 2 workers on {backend}" in proxy.log()
+    run_tpcb(pgbench_db, proxy.port, protocol, CLIENTS, TRANSACTIONS)
+
+
+def test_auto_picks_io_uring_where_allowed(sluice):
+    proxy = sluice(io_backend="auto")
+    expected = "io_uring" if kernel_allows_io_uring() else "epoll"
+    assert f"workers on {expected}" in proxy.log()
+    assert proxy.psql("SELECT 41 + 1", user=APP_USER, dbname=APP_DB) == "42"
