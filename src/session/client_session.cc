@@ -473,8 +473,20 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
     return false;
   }
   if (cfg_->query_timeout.count() > 0 && server_ && pending_syncs_ > 0 &&
+      query_timeout_cancel_sent_ && now - query_cancel_sent_at_ >= kCancelGrace) {
+    // The server did not act on the cancel (frozen or unreachable): close its connection
+    // rather than hand it to anyone again, and end the client's wait with an error.
+    spdlog::warn("client {}: query_timeout, the server ignored the cancel; closing", info_->id);
+    server_->broken = true;
+    disconnect_later(sqlstate::kQueryCanceled,
+                     "canceling statement due to query_timeout: the server did not answer the "
+                     "cancel request, so its connection was closed");
+    return false;
+  }
+  if (cfg_->query_timeout.count() > 0 && server_ && pending_syncs_ > 0 &&
       !query_timeout_cancel_sent_ && now - query_start_ >= cfg_->query_timeout) {
     query_timeout_cancel_sent_ = true;
+    query_cancel_sent_at_ = now;
     spdlog::info("client {}: query_timeout, cancelling its query", info_->id);
     asio::co_spawn(
         client_.socket().get_executor(),
