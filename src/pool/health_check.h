@@ -10,8 +10,9 @@
 namespace sluice::pool {
 
 // Idle connections older than this get a liveness peek (one system call) before being
-// handed out; busier ones skip it. Suspect connections are always peeked.
-inline constexpr auto kPeekAfterIdle = std::chrono::milliseconds(100);
+// handed out. Zero: every one is peeked, so a connection whose backend has exited (its
+// FATAL and FIN already in the socket) is never handed out, whatever its idle time.
+inline constexpr auto kPeekAfterIdle = std::chrono::milliseconds(0);
 
 // Non-blocking: true when the server closed the connection or sent something unsolicited
 // (usually a FATAL before closing) while it sat idle. No round trip.

@@ -317,8 +317,14 @@ asio::awaitable<AcquireResult> Pool::open_new(Admission admission) {
   }
   ConnectResult c = co_await connect_server(target_, creds, opts.server_connect_timeout, tls_,
                                             opts.max_message_size);
+  // (No ?: on temporaries in a coroutine: GCC 12 destroys them twice.)
   std::optional<ServerError> failure;
-  if (!c.conn) failure = c.error ? *c.error : ServerError{"08006", "could not connect", "FATAL"};
+  if (!c.conn) failure = c.error;
+  if (!c.conn && !failure) {
+    failure.emplace();
+    failure->sqlstate = protocol::sqlstate::kConnectionFailure;
+    failure->message = "could not connect to server";
+  }
   host_->attempt_done(admission, failure, Clock::now());
   if (failure) {
     spdlog::warn("pool {}/{}: could not connect to {}:{}: {}", database_, user_, target_.host,

@@ -87,6 +87,7 @@ std::vector<HostSnapshot> PoolManager::hosts() const {
     for (const auto& [key, host] : hosts_) hosts.push_back(host);
   }
   std::vector<HostSnapshot> out;
+  out.reserve(hosts.size());
   const auto now = Clock::now();
   for (const auto& h : hosts) out.push_back(h->snapshot(now));
   return out;

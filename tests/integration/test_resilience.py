@@ -177,7 +177,8 @@ def test_terminated_backends_are_not_handed_out(pg, sluice):
             wire.simple_query(s, "SELECT pg_sleep(0.1)")
         pg.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s"
                  " AND datname = %s AND pid <> pg_backend_pid()", (APP_USER, APP_DB))
-        for s in socks:  # at once: the 100 ms idle peek alone would not catch them all
+        assert pg.wait_for_connections(APP_USER, APP_DB, 0) == 0  # their FATALs are sent
+        for s in socks:
             assert wire.simple_query(s, "SELECT 2") == [("2",)]
     finally:
         for s in socks:
