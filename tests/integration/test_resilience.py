@@ -81,6 +81,12 @@ def test_breaker_opens_fails_fast_and_shows_in_show_databases(pg, sluice):
     rows = {r["name"]: r for r in show(proxy, "SHOW DATABASES")}
     assert rows["down"]["breaker"] == "open"
     assert rows[APP_DB]["breaker"] == "closed"
+    hosts = {r["port"]: r for r in show(proxy, "SHOW HOSTS")}
+    down = hosts[rows["down"]["port"]]
+    assert down["breaker"] == "open" and down["breaker_opened"] == 1
+    assert down["consecutive_failures"] >= 3 and down["failed_attempts"] >= 3
+    assert 0 < down["next_attempt_ms"] <= 30000
+    assert "refused" in down["last_error"]
 
 
 def test_breaker_closes_when_the_server_comes_back(pg, sluice):
