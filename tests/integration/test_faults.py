@@ -88,10 +88,14 @@ def wait_until(predicate, timeout: float, step: float = 0.05) -> bool:
     return predicate()
 
 
-def test_sigkill_mid_load_then_restart(fault_pg, fault_table, sluice):
+@pytest.mark.parametrize("fail_fast", [True, False], ids=["fail-fast", "wait"])
+def test_sigkill_mid_load_then_restart(fault_pg, fault_table, sluice, fail_fast):
+    """With fail-fast, clients get quick errors while the breaker is open; without, they
+    wait through the outage (query_wait_timeout 10 s) and only work in flight fails."""
     proxy = sluice(proxy_config(fault_pg, query_wait_timeout="10s", connect_retry_base="50ms",
                                 connect_retry_max="500ms", breaker_failures=3,
-                                breaker_open_time="1s"), log_level="info")
+                                breaker_open_time="1s", breaker_fail_fast=fail_fast),
+                   log_level="info")
     proxy_pid = proxy.proc.pid
     stop = threading.Event()
     clients = [LoadClient(proxy, cid, "tx" if cid % 2 else "select", user=APP_USER,
@@ -131,13 +135,16 @@ def test_sigkill_mid_load_then_restart(fault_pg, fault_table, sluice):
         with in_tx.cursor() as cur:
             cur.execute("SELECT 1")
     f = figures(clients, fault_at, back_at)
-    print("\n" + f.line("sigkill+restart") + f" breaker={'->'.join(watch.states)}")
+    name = "sigkill+restart" + (" (breaker_fail_fast)" if fail_fast else " (clients wait)")
+    print("\n" + f.line(name) + f" breaker={'->'.join(watch.states)}")
 
     mismatches = [m for c in clients for m in c.mismatches]
     assert not mismatches, f"clients got other clients' results: {mismatches[:5]}"
     assert proxy.alive() and proxy.proc.pid == proxy_pid, "the proxy was restarted or died"
     assert "open" in watch.states and watch.states[-1] == "closed", watch.states
-    assert f.failed > 0, "a SIGKILL mid-load with no failed transaction: was the load running?"
+    assert f.in_flight_failed + f.failed > 0, "a SIGKILL mid-load that failed nothing?"
+    if not fail_fast:
+        assert f.recovered > 0, "no transaction waited through the outage"
     # Nothing was replayed: a replayed INSERT would have hit the primary key.
     assert "23505" not in f.errors, f.errors
     # Once every client has recovered, nothing fails any more.

@@ -26,6 +26,7 @@ class Outcome:
 
 @dataclass
 class Figures:
+    in_flight_failed: int  # transactions under way when the fault hit that got an error
     attempted: int  # transactions started from the fault on
     failed: int
     recovered: int  # started while the server was down, yet completed without error
@@ -35,7 +36,8 @@ class Figures:
 
     def line(self, name: str) -> str:
         errors = ", ".join(f"{k}: {v}" for k, v in sorted(self.errors.items())) or "none"
-        return (f"FAULT {name}: attempted={self.attempted} failed={self.failed} "
+        return (f"FAULT {name}: in-flight failed={self.in_flight_failed}, then "
+                f"attempted={self.attempted} failed={self.failed} "
                 f"recovered={self.recovered} outage={self.outage_s:.2f}s "
                 f"recovery={self.recovery_s:.2f}s errors=[{errors}]")
 
@@ -103,6 +105,8 @@ class LoadClient(threading.Thread):
 
 def figures(clients: list[LoadClient], fault_at: float, back_at: float) -> Figures:
     outcomes = [o for c in clients for o in c.outcomes if o.started >= fault_at]
+    in_flight_failed = sum(1 for c in clients for o in c.outcomes
+                           if not o.ok and o.started < fault_at <= o.ended)
     failed = [o for o in outcomes if not o.ok]
     recovered = [o for o in outcomes if o.ok and o.started < back_at]
     firsts = [c.first_success_after(back_at) for c in clients]
@@ -112,5 +116,5 @@ def figures(clients: list[LoadClient], fault_at: float, back_at: float) -> Figur
     errors: dict[str, int] = {}
     for o in failed:
         errors[o.sqlstate or "-"] = errors.get(o.sqlstate or "-", 0) + 1
-    return Figures(len(outcomes), len(failed), len(recovered), back_at - fault_at, recovery,
+    return Figures(in_flight_failed, len(outcomes), len(failed), len(recovered), back_at - fault_at, recovery,
                    errors)
