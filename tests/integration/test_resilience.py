@@ -231,3 +231,29 @@ def test_statement_whose_server_dies_is_not_replayed(pg, sluice):
     finally:
         blocker.close()
         sock.close()
+
+
+def test_query_timeout_cancels_each_pipelined_query_and_keeps_the_connection(pg, sluice):
+    """Two long queries sent back to back: each is cancelled (57014 from the server) after
+    its own query_timeout; the server answered, so the connection is kept, not closed as it
+    would be for a server that ignores the cancel."""
+    proxy = sluice(config(pg, query_timeout="1s"))
+    sock = wire.login(proxy.host, proxy.port, user=APP_USER, dbname=APP_DB)
+    try:
+        sock.settimeout(30)
+        query = wire.message(b"Q", b"SELECT pg_sleep(20)\0")
+        sock.sendall(query + query)
+        codes, ready = [], 0
+        while ready < 2:
+            kind, body = wire.read_message(sock)
+            if kind == b"E":
+                fields = wire.parse_error_fields(body)
+                assert fields.get("S") == "ERROR", fields  # not FATAL: the session goes on
+                codes.append(fields.get("C"))
+            elif kind == b"Z":
+                ready += 1
+        assert codes == ["57014", "57014"]
+        assert wire.simple_query(sock, "SELECT 4") == [("4",)]
+        assert "ignored the cancel" not in proxy.log()
+    finally:
+        sock.close()
