@@ -9,10 +9,12 @@
 
 namespace sluice::pool {
 
-// Idle connections older than this get a liveness peek (one system call) before being
-// handed out. Zero: every one is peeked, so a connection whose backend has exited (its
-// FATAL and FIN already in the socket) is never handed out, whatever its idle time.
-inline constexpr auto kPeekAfterIdle = std::chrono::milliseconds(0);
+// Idle connections older than this get a liveness peek before being handed out. The peek
+// is a system call (about 1.4 us here, five times the rest of acquire + release), so
+// connections reused within this time — every one under steady load — skip it; one idle
+// through a restart or a failover has been idle longer. Suspect connections are always
+// peeked.
+inline constexpr auto kPeekAfterIdle = std::chrono::milliseconds(100);
 
 // Non-blocking: true when the server closed the connection or sent something unsolicited
 // (usually a FATAL before closing) while it sat idle. No round trip.

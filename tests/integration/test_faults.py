@@ -113,8 +113,7 @@ def test_sigkill_mid_load_then_restart(fault_pg, fault_table, sluice, fail_fast)
             "the load did not get going"
         time.sleep(1.0)
 
-        fault_at = time.monotonic()
-        fault_pg.kill9()
+        fault_at = fault_pg.kill9()
         time.sleep(2.0)  # down for a while: retries, then the breaker opens
         fault_pg.start_again()
         back_at = time.monotonic()

@@ -218,16 +218,21 @@ class PostgresServer:
                 sent += 1
         return sent
 
-    def kill9(self, timeout: float = 10.0) -> None:
+    def kill9(self, timeout: float = 10.0) -> float:
         """SIGKILLs the postmaster and every backend, as a crash would, and waits until
-        they are gone (postmaster.pid stays behind, as after a crash)."""
+        they are gone (postmaster.pid stays behind, as after a crash). Returns the
+        time.monotonic() of the kill."""
         pids = self.pids()
         assert pids, "no postmaster to kill"
-        self.signal_all(signal.SIGKILL)
+        killed_at = time.monotonic()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         deadline = time.monotonic() + timeout
         while any(_pid_alive(p) and not _is_zombie(p) for p in pids):
             assert time.monotonic() < deadline, "PostgreSQL processes survived SIGKILL"
             time.sleep(0.02)
+        return killed_at
 
     def start_again(self) -> None:
         """Starts the cluster again on the same port (after kill9() or stop_fast())."""
