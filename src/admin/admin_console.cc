@@ -70,6 +70,7 @@ constexpr Command kCommands[] = {
     {"SHOW LISTS", "", Access::kStats, show<show_lists>},
     {"SHOW VERSION", "", Access::kStats, show<show_version>},
     {"SHOW PINS", "", Access::kStats, show<show_pins>},
+    {"SHOW HOSTS", "", Access::kStats, show<show_hosts>},
     {"RELOAD", "", Access::kAdmin, reload_command},
     {"PAUSE", "[<db>]", Access::kAdmin, pause_command},
     {"RESUME", "[<db>]", Access::kAdmin, resume_command},

@@ -106,12 +106,15 @@ void show_pools(server::ProxyContext& ctx, std::string& out) {
 
 namespace {
 
-// SHOW CLIENTS and SHOW SERVERS share PgBouncer's column list.
-std::vector<protocol::Column> socket_columns() {
-  return columns("sssssisissiiississ",
-                 {"type", "user", "database", "state", "addr", "port", "local_addr", "local_port",
-                  "connect_time", "request_time", "wait", "wait_us", "close_needed", "ptr", "link",
-                  "remote_pid", "tls", "application_name"});
+// SHOW CLIENTS and SHOW SERVERS share PgBouncer's column list; SHOW SERVERS adds the
+// circuit breaker state of each connection's server host.
+std::vector<protocol::Column> socket_columns(bool with_breaker = false) {
+  auto cols = columns("sssssisissiiississ",
+                      {"type", "user", "database", "state", "addr", "port", "local_addr",
+                       "local_port", "connect_time", "request_time", "wait", "wait_us",
+                       "close_needed", "ptr", "link", "remote_pid", "tls", "application_name"});
+  if (with_breaker) cols.push_back({"breaker", protocol::kOidText});
+  return cols;
 }
 
 // ClientInfo/ServerRow only know whether TLS is on, not PgBouncer's protocol/cipher
@@ -146,17 +149,19 @@ void show_clients(server::ProxyContext& ctx, std::string& out) {
 
 void show_servers(server::ProxyContext& ctx, std::string& out) {
   std::vector<Row> rows;
+  const auto now = pool::Clock::now();
   for (const auto& p : ctx.pools.all()) {
+    const std::string breaker(pool::to_string(p->host().snapshot(now).breaker));
     for (const pool::Pool::ServerRow& s : p->server_rows()) {
       // The local end of a server socket is not recorded: NULL rather than a guess.
       rows.push_back({"S", p->user(), p->database(), s.active ? "active" : "idle", s.host,
                       num(s.port), std::nullopt, std::nullopt, format_time(to_system(s.created)),
                       format_time(to_system(s.last_used)), num(0), num(0), num(0),
                       std::to_string(s.id), id_or_null(s.client_id), num(s.backend_pid),
-                      tls_text(s.tls), ""});
+                      tls_text(s.tls), "", breaker});
     }
   }
-  append_result(out, socket_columns(), rows);
+  append_result(out, socket_columns(/*with_breaker=*/true), rows);
 }
 
 void show_lists(server::ProxyContext& ctx, std::string& out) {

@@ -18,6 +18,8 @@ void show_lists(server::ProxyContext& ctx, std::string& out);
 void show_version(server::ProxyContext& ctx, std::string& out);
 // Clients pinned to their server connection in transaction mode, per reason.
 void show_pins(server::ProxyContext& ctx, std::string& out);
+// show_hosts.cc: per server host, its circuit breaker and connection failures.
+void show_hosts(server::ProxyContext& ctx, std::string& out);
 
 // show_settings.cc: configuration and counters.
 void show_databases(server::ProxyContext& ctx, std::string& out);

@@ -27,8 +27,16 @@ std::optional<std::string> null_if_empty(const std::string& s) {
   return s;
 }
 
-Row database_row(const std::string& name, const config::Config& cfg,
-                 const config::DatabaseConfig& db, int64_t current, bool paused) {
+// The circuit breaker of the database's server host ("closed" before any connection).
+std::string breaker_state(const server::ProxyContext& ctx, const config::DatabaseConfig& db) {
+  auto host = ctx.pools.find_host(db.host, db.port);
+  if (!host) return std::string(pool::to_string(pool::BreakerState::kClosed));
+  return std::string(pool::to_string(host->snapshot(pool::Clock::now()).breaker));
+}
+
+Row database_row(const server::ProxyContext& ctx, const std::string& name,
+                 const config::Config& cfg, const config::DatabaseConfig& db, int64_t current,
+                 bool paused) {
   const config::PoolSettings s = cfg.pool_settings_for(db);
   return {name,
           db.host,
@@ -42,7 +50,8 @@ Row database_row(const std::string& name, const config::Config& cfg,
           num(s.max_db_connections),
           num(current),
           num(paused ? 1 : 0),
-          num(0)};
+          num(0),
+          breaker_state(ctx, db)};
 }
 
 }  // namespace
@@ -56,7 +65,7 @@ void show_databases(server::ProxyContext& ctx, std::string& out) {
     const bool known = it != states.end();
     config::DatabaseConfig shown = db;
     if (shown.dbname.empty()) shown.dbname = name;
-    rows.push_back(database_row(name, *cfg, shown, known ? it->second->total.load() : 0,
+    rows.push_back(database_row(ctx, name, *cfg, shown, known ? it->second->total.load() : 0,
                                 known && it->second->paused.load()));
   }
   if (cfg->default_server) {
@@ -70,18 +79,18 @@ void show_databases(server::ProxyContext& ctx, std::string& out) {
     }
     config::DatabaseConfig shown = *cfg->default_server;
     shown.dbname.clear();  // the client's database name is used as is
-    rows.push_back(database_row("*", *cfg, shown, current, paused));
+    rows.push_back(database_row(ctx, "*", *cfg, shown, current, paused));
   }
   const std::string admin(kAdminDatabase);
   rows.push_back({admin, std::nullopt,
                   cfg->listen.empty() ? std::nullopt : num(cfg->listen.front().port), admin, admin,
                   num(kAdminPoolSize), num(0), num(0), text(kAdminPoolMode), num(0), num(0), num(0),
-                  num(0)});
+                  num(0), std::nullopt});
   append_result(
       out,
-      columns("ssissiiisiiii", {"name", "host", "port", "database", "force_user", "pool_size",
-                                "min_pool_size", "reserve_pool", "pool_mode", "max_connections",
-                                "current_connections", "paused", "disabled"}),
+      columns("ssissiiisiiiis", {"name", "host", "port", "database", "force_user", "pool_size",
+                                 "min_pool_size", "reserve_pool", "pool_mode", "max_connections",
+                                 "current_connections", "paused", "disabled", "breaker"}),
       rows);
 }
 
@@ -196,6 +205,11 @@ constexpr Setting kSettings[] = {
     {"server_reset_query_always", [](C c) { return boolean(c.server_reset_query_always); }, true},
     {"server_check_query", [](C c) { return c.server_check_query; }, true},
     {"server_check_delay", [](C c) { return duration(c.server_check_delay); }, true},
+    {"connect_retry_base", [](C c) { return duration(c.connect_retry_base); }, true},
+    {"connect_retry_max", [](C c) { return duration(c.connect_retry_max); }, true},
+    {"breaker_failures", [](C c) { return std::to_string(c.breaker_failures); }, true},
+    {"breaker_open_time", [](C c) { return duration(c.breaker_open_time); }, true},
+    {"breaker_fail_fast", [](C c) { return boolean(c.breaker_fail_fast); }, true},
     {"max_prepared_statements", [](C c) { return std::to_string(c.max_prepared_statements); },
      true},
     {"auth_type", [](C c) { return config::to_string(c.auth.type); }, true},

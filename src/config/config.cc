@@ -287,6 +287,16 @@ class Checker {
     duration("pool.query_timeout", cfg_.query_timeout, true);
     duration("pool.client_login_timeout", cfg_.client_login_timeout, false);
     duration("pool.server_check_delay", cfg_.server_check_delay, true);
+    duration("pool.connect_retry_base", cfg_.connect_retry_base, false);
+    duration("pool.connect_retry_max", cfg_.connect_retry_max, false);
+    in_range("pool.breaker_failures", cfg_.breaker_failures, kBreakerFailuresRange);
+    duration("pool.breaker_open_time", cfg_.breaker_open_time, false);
+    if (cfg_.connect_retry_max < cfg_.connect_retry_base) {
+      fail(
+          fmt::format("pool.connect_retry_max = {}ms is less than pool.connect_retry_base = {}ms; "
+                      "allowed: connect_retry_max >= connect_retry_base",
+                      cfg_.connect_retry_max.count(), cfg_.connect_retry_base.count()));
+    }
   }
 
   // `key_prefix` is "pool." or "databases.NAME."; `overrides` is set for a database.

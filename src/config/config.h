@@ -94,12 +94,25 @@ struct Config {
   Millis client_login_timeout{60000};
   std::string server_reset_query = "DISCARD ALL";
   bool server_reset_query_always = false;
-  std::string server_check_query = "SELECT 1";
+  // Run on an idle server connection before reuse once it has been idle server_check_delay
+  // (and on connections suspected stale after a server failure); "" = a non-blocking
+  // liveness peek for idle ones and an empty query for suspects.
+  std::string server_check_query;
   // Protocol-level prepared statements kept per server connection in transaction mode
   // (least recently used are closed); 0 = relay them untouched (they then only work in
   // session mode).
   int max_prepared_statements = 200;
   Millis server_check_delay{30000};
+  // Failed server connection attempts are retried after a random delay in
+  // [0, min(connect_retry_max, connect_retry_base * 2^(failures - 1))] (full jitter).
+  Millis connect_retry_base{100};
+  Millis connect_retry_max{5000};
+  // Circuit breaker per server host:port: open after this many consecutive failed attempts
+  // (0 = no breaker), probe again after breaker_open_time; while open, waiting clients fail
+  // at once when breaker_fail_fast, else they keep waiting up to query_wait_timeout.
+  int breaker_failures = 5;
+  Millis breaker_open_time{5000};
+  bool breaker_fail_fast = true;
 
   // [auth]
   AuthConfig auth;

@@ -285,6 +285,14 @@ std::vector<Loader::Field> Loader::pool_fields(Config& c) const {
        [&](auto& v, auto& k) { c.server_reset_query_always = boolean(v, k); }},
       {"server_check_query", [&](auto& v, auto& k) { c.server_check_query = string(v, k); }},
       {"server_check_delay", dur(c.server_check_delay, true)},
+      {"connect_retry_base", dur(c.connect_retry_base, false)},
+      {"connect_retry_max", dur(c.connect_retry_max, false)},
+      {"breaker_failures",
+       [&](auto& v, auto& k) {
+         c.breaker_failures = static_cast<int>(integer(v, k, kBreakerFailuresRange));
+       }},
+      {"breaker_open_time", dur(c.breaker_open_time, false)},
+      {"breaker_fail_fast", [&](auto& v, auto& k) { c.breaker_fail_fast = boolean(v, k); }},
       {"max_prepared_statements",
        [&](auto& v, auto& k) {
          c.max_prepared_statements = static_cast<int>(integer(v, k, kMaxPreparedStatementsRange));

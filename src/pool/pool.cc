@@ -1,49 +1,52 @@
 #include "pool/pool.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 
 #include "net/no_throw.h"
+#include "pool/health_check.h"
 #include "protocol/builder.h"
 
 namespace sluice::pool {
 
 using net::kNoThrow;
 
-namespace {
-
-// Idle connections older than this get a cheap liveness peek before being handed out.
-constexpr auto kPeekAfterIdle = std::chrono::seconds(1);
-
-// True when the server closed the connection or sent something unsolicited (usually a
-// FATAL before closing) while it sat idle: such a connection must not be handed out.
-bool looks_dead(ServerConnection& conn) {
-  if (!conn.stream.is_open()) return true;
-  char byte;
-  const ssize_t n = ::recv(conn.stream.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
-  if (n == 0) return true;
-  if (n > 0) return true;
-  return errno != EAGAIN && errno != EWOULDBLOCK;
-}
-
-}  // namespace
-
 struct Pool::Waiter {
   explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
   asio::steady_timer timer;
-  ServerPtr conn;            // handed over by release()
-  bool may_connect = false;  // a slot was reserved for this waiter to open a connection
+  ServerPtr conn;                    // handed over by release()
+  bool may_connect = false;          // a slot was reserved for this waiter to open a connection
+  Admission admission;               // ... with the host's go-ahead
+  std::optional<ServerError> error;  // the breaker opened and fails waiting clients fast
   Clock::time_point since = Clock::now();
 };
 
+// What acquire() does next.
+struct Pool::Step {
+  enum class Kind {
+    kLeased,  // `conn` is the caller's
+    kCheck,   // `conn` is the caller's once it passes a check
+    kOpen,    // a slot is taken: open a connection (with `admission`)
+    kEvict,   // only max_db_connections stands in the way: close another pool's idle one
+    kWait,    // queued
+    kFail,    // give up with `error`
+  };
+  Kind kind = Kind::kWait;
+  ServerPtr conn;
+  Admission admission;
+  std::optional<ServerError> error;
+};
+
 Pool::Pool(std::string database, std::string user, ServerTarget target, ServerCredentials creds,
-           PoolOptions options, std::shared_ptr<DatabaseState> db, ServerTls& tls, int worker_slots)
+           PoolOptions options, std::shared_ptr<DatabaseState> db, std::shared_ptr<ServerHost> host,
+           ServerTls& tls, int worker_slots)
     : database_(std::move(database)),
       user_(std::move(user)),
       target_(std::move(target)),
       db_(std::move(db)),
+      host_(std::move(host)),
       tls_(tls),
       stats_(worker_slots),
       creds_(std::move(creds)),
@@ -115,96 +118,196 @@ ServerPtr Pool::take_idle_locked(const asio::any_io_executor& ex) {
   return conn;
 }
 
+void Pool::enqueue_locked(const std::shared_ptr<Waiter>& waiter) {
+  // Ordered by arrival: a client that goes back to waiting after a failed attempt keeps
+  // its place. New arrivals go to the back, found at once from the end.
+  auto it = waiters_.end();
+  while (it != waiters_.begin() && (*std::prev(it))->since > waiter->since) --it;
+  waiters_.insert(it, waiter);
+}
+
+Pool::Step Pool::lease_idle_locked(ServerPtr conn, Clock::time_point now) {
+  const bool suspect = conn->checked < host_->suspect_before();
+  const bool due =
+      !options_.server_check_query.empty() && now - conn->last_used >= options_.server_check_delay;
+  leased_.push_back(conn.get());
+  Step step;
+  step.kind = suspect || due ? Step::Kind::kCheck : Step::Kind::kLeased;
+  step.conn = std::move(conn);
+  return step;
+}
+
+Pool::Step Pool::next_step(const asio::any_io_executor& ex, Clock::time_point now, bool may_evict,
+                           std::shared_ptr<Waiter>& waiter) {
+  std::lock_guard lock(mutex_);
+  Step step;
+  std::optional<Clock::time_point> retry_at;
+  if (!db_->paused) {
+    while (!idle_.empty()) {
+      ServerPtr conn = take_idle_locked(ex);
+      if (expired_locked(*conn, now)) {
+        drop_locked(std::move(conn));
+        continue;
+      }
+      const bool suspect = conn->checked < host_->suspect_before();
+      if ((suspect || now - conn->last_used >= kPeekAfterIdle) && looks_dead(*conn)) {
+        host_->mark_suspect(now);  // the server closed it: its siblings may be stale too
+        drop_locked(std::move(conn));
+        continue;
+      }
+      return lease_idle_locked(std::move(conn), now);
+    }
+    if (can_open_locked(false)) {
+      step.admission = host_->admit(now);
+      switch (step.admission.kind) {
+        case Admission::Kind::kGo:
+          SLUICE_TAKE_SLOT();
+          step.kind = Step::Kind::kOpen;
+          return step;
+        case Admission::Kind::kFailFast:
+          step.kind = Step::Kind::kFail;
+          step.error = host_->failing_error("failing fast");
+          return step;
+        case Admission::Kind::kWait:
+          retry_at = step.admission.until;
+          break;
+      }
+    } else if (may_evict && db_cap_blocks_locked()) {
+      step.kind = Step::Kind::kEvict;
+      return step;
+    }
+  }
+  if (!waiter) waiter = std::make_shared<Waiter>(ex);
+  enqueue_locked(waiter);
+  if (retry_at) schedule_wake_locked(*retry_at);
+  step.kind = Step::Kind::kWait;
+  return step;
+}
+
 asio::awaitable<AcquireResult> Pool::acquire() {
   auto ex = co_await asio::this_coro::executor;
   const auto start = Clock::now();
   std::shared_ptr<Waiter> waiter;
-  bool open = false;
-  for (bool may_evict = true;;) {
-    bool evict = false;
-    {
-      std::lock_guard lock(mutex_);
-      if (!db_->paused) {
-        while (!idle_.empty()) {
-          ServerPtr conn = take_idle_locked(ex);
-          if (expired_locked(*conn, start) ||
-              (start - conn->last_used >= kPeekAfterIdle && looks_dead(*conn))) {
-            --total_;
-            --db_->total;
-            conn->stream.close();
-            continue;
-          }
-          leased_.push_back(conn.get());
-          AcquireResult r;
-          r.conn = std::move(conn);
-          co_return r;
-        }
-        if (can_open_locked(false)) {
-          SLUICE_TAKE_SLOT();
-          open = true;
-        } else {
-          evict = may_evict && db_cap_blocks_locked();
-        }
-      }
-      if (!open && !evict) {
-        waiter = std::make_shared<Waiter>(ex);
-        waiters_.push_back(waiter);
-      }
+  std::optional<PoolOptions> opts;  // read when first needed: not on the fast path
+  auto deadline = Clock::time_point::max();
+  auto reserve_at = Clock::time_point::max();
+  auto read_options = [&] {
+    if (opts) return;
+    opts = options();
+    if (opts->query_wait_timeout.count() > 0) deadline = start + opts->query_wait_timeout;
+    if (opts->settings.reserve_pool_size > 0) {
+      reserve_at = start + opts->settings.reserve_pool_timeout;
     }
-    if (!evict) break;
-    may_evict = false;  // one eviction attempt, then queue like everyone else
-    db_->evict_idle_except(this);
+  };
+  auto waited = [start] {
+    return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+  };
+  for (bool may_evict = true;;) {
+    Step step = next_step(ex, Clock::now(), may_evict, waiter);
+    if (step.kind == Step::Kind::kEvict) {
+      may_evict = false;  // one eviction attempt, then queue like everyone else
+      db_->evict_idle_except(this);
+      continue;
+    }
+    if (step.kind == Step::Kind::kWait) {
+      read_options();
+      step = co_await wait_in_queue(waiter, deadline, reserve_at);
+    }
+    AcquireResult r;
+    switch (step.kind) {
+      case Step::Kind::kCheck: {
+        read_options();
+        const bool ok =
+            co_await check_server_connection(*step.conn, opts->server_check_query,
+                                             opts->server_connect_timeout, opts->max_message_size);
+        if (!ok) {
+          drop(std::move(step.conn));
+          continue;
+        }
+        r.conn = std::move(step.conn);
+        break;
+      }
+      case Step::Kind::kOpen: {
+        r = co_await open_new(step.admission);
+        if (r.conn || !r.error || !is_transient_connect_error(*r.error)) break;
+        // The server may be restarting: keep waiting, with backoff, up to the deadline.
+        read_options();
+        if (Clock::now() < deadline) continue;
+        std::lock_guard lock(mutex_);
+        r.error = wait_timeout_error_locked();
+        break;
+      }
+      case Step::Kind::kFail:
+        r.error = std::move(step.error);
+        break;
+      default:
+        r.conn = std::move(step.conn);
+        break;
+    }
+    r.waited = waited();
+    co_return r;
   }
-  if (open) co_return co_await open_new();
+}
 
-  const PoolOptions opts = options();
-  const auto never = Clock::time_point::max();
-  const auto deadline =
-      opts.query_wait_timeout.count() > 0 ? start + opts.query_wait_timeout : never;
-  auto reserve_at =
-      opts.settings.reserve_pool_size > 0 ? start + opts.settings.reserve_pool_timeout : never;
+asio::awaitable<Pool::Step> Pool::wait_in_queue(std::shared_ptr<Waiter> waiter,
+                                                Clock::time_point deadline,
+                                                Clock::time_point& reserve_at) {
   for (;;) {
     waiter->timer.expires_at(std::min(deadline, reserve_at));
     co_await waiter->timer.async_wait(kNoThrow);
-    std::unique_lock lock(mutex_);
-    const auto waited = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+    std::lock_guard lock(mutex_);
+    Step step;
     if (waiter->conn) {
-      AcquireResult r;
-      r.conn = std::move(waiter->conn);
-      r.waited = waited;
-      co_return r;
+      step.kind = Step::Kind::kLeased;
+      step.conn = std::move(waiter->conn);
+      co_return step;
     }
     if (waiter->may_connect) {
-      lock.unlock();
-      AcquireResult r = co_await open_new();
-      r.waited = waited;
-      co_return r;
+      waiter->may_connect = false;
+      step.kind = Step::Kind::kOpen;
+      step.admission = waiter->admission;
+      co_return step;
+    }
+    if (waiter->error) {
+      step.kind = Step::Kind::kFail;
+      step.error = std::move(waiter->error);
+      waiter->error.reset();
+      co_return step;
     }
     const auto now = Clock::now();
     if (now >= reserve_at) {
-      reserve_at = never;
+      reserve_at = Clock::time_point::max();
       if (!db_->paused && can_open_locked(true)) {
-        std::erase(waiters_, waiter);
-        SLUICE_TAKE_SLOT();
-        lock.unlock();
-        spdlog::info("pool {}/{}: using reserve pool", database_, user_);
-        AcquireResult r = co_await open_new();
-        r.waited = waited;
-        co_return r;
+        step.admission = host_->admit(now);
+        if (step.admission.kind == Admission::Kind::kGo) {
+          std::erase(waiters_, waiter);
+          SLUICE_TAKE_SLOT();
+          spdlog::info("pool {}/{}: using reserve pool", database_, user_);
+          step.kind = Step::Kind::kOpen;
+          co_return step;
+        }
       }
     }
     if (now >= deadline) {
       std::erase(waiters_, waiter);
-      AcquireResult r;
-      r.error = ServerError{std::string(protocol::sqlstate::kProtocolViolation),
-                            "query_wait_timeout", "ERROR"};
-      r.waited = waited;
-      co_return r;
+      step.kind = Step::Kind::kFail;
+      step.error = wait_timeout_error_locked();
+      co_return step;
     }
   }
 }
 
-asio::awaitable<AcquireResult> Pool::open_new() {
+ServerError Pool::wait_timeout_error_locked() const {
+  const auto seconds = std::chrono::duration<double>(options_.query_wait_timeout).count();
+  if (auto failing = host_->failing_error(
+          fmt::format("no server connection within query_wait_timeout ({:g}s)", seconds))) {
+    return *failing;
+  }
+  return ServerError{std::string(protocol::sqlstate::kProtocolViolation), "query_wait_timeout",
+                     "ERROR"};
+}
+
+asio::awaitable<AcquireResult> Pool::open_new(Admission admission) {
   ServerCredentials creds;
   PoolOptions opts;
   {
@@ -214,6 +317,19 @@ asio::awaitable<AcquireResult> Pool::open_new() {
   }
   ConnectResult c = co_await connect_server(target_, creds, opts.server_connect_timeout, tls_,
                                             opts.max_message_size);
+  // (No ?: on temporaries in a coroutine: GCC 12 destroys them twice.)
+  std::optional<ServerError> failure;
+  if (!c.conn) failure = c.error;
+  if (!c.conn && !failure) {
+    failure.emplace();
+    failure->sqlstate = protocol::sqlstate::kConnectionFailure;
+    failure->message = "could not connect to server";
+  }
+  host_->attempt_done(admission, failure, Clock::now());
+  if (failure) {
+    spdlog::warn("pool {}/{}: could not connect to {}:{}: {}", database_, user_, target_.host,
+                 target_.port, failure->message);
+  }
   AcquireResult r;
   std::lock_guard lock(mutex_);
   --opening_;
@@ -221,7 +337,7 @@ asio::awaitable<AcquireResult> Pool::open_new() {
     --total_;
     --db_->total;
     wake_connect_locked();
-    r.error = c.error;
+    r.error = failure;
     co_return r;
   }
   c.conn->id = next_id_++;
@@ -229,10 +345,25 @@ asio::awaitable<AcquireResult> Pool::open_new() {
   if (server_params_.empty()) server_params_ = c.conn->params;
   leased_.push_back(c.conn.get());
   r.conn = std::move(c.conn);
+  // After failures, waiters held back by the host may connect again.
+  wake_connect_locked();
   co_return r;
 }
 
 void Pool::forget(ServerConnection* conn) { std::erase(leased_, conn); }
+
+void Pool::drop_locked(ServerPtr conn) {
+  --total_;
+  --db_->total;
+  conn->stream.close();
+}
+
+void Pool::drop(ServerPtr conn) {
+  std::lock_guard lock(mutex_);
+  forget(conn.get());
+  drop_locked(std::move(conn));
+  wake_connect_locked();
+}
 
 void Pool::hand_over_locked(ServerPtr conn) {
   std::shared_ptr<Waiter> w = waiters_.front();
@@ -245,12 +376,43 @@ void Pool::hand_over_locked(ServerPtr conn) {
 void Pool::wake_connect_locked() {
   if (db_->paused) return;
   while (!waiters_.empty() && can_open_locked(false)) {
+    const Admission admission = host_->admit(Clock::now());
+    if (admission.kind == Admission::Kind::kWait) {
+      schedule_wake_locked(admission.until);
+      return;
+    }
+    if (admission.kind == Admission::Kind::kFailFast) {
+      if (auto error = host_->failing_error("failing fast")) fail_waiters_locked(*error);
+      return;
+    }
     std::shared_ptr<Waiter> w = waiters_.front();
     waiters_.pop_front();
     SLUICE_TAKE_SLOT();
     w->may_connect = true;
+    w->admission = admission;
     asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
   }
+}
+
+void Pool::schedule_wake_locked(Clock::time_point when) {
+  if (waiters_.empty() || when >= wake_at_) return;
+  wake_at_ = when;
+  auto timer = std::make_shared<asio::steady_timer>(waiters_.front()->timer.get_executor(), when);
+  timer->async_wait([weak = weak_from_this(), timer, when](std::error_code) {
+    auto self = weak.lock();
+    if (!self) return;
+    std::lock_guard lock(self->mutex_);
+    if (self->wake_at_ == when) self->wake_at_ = Clock::time_point::max();
+    self->wake_connect_locked();
+  });
+}
+
+void Pool::fail_waiters_locked(const ServerError& error) {
+  for (const auto& w : waiters_) {
+    w->error = error;
+    asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+  }
+  waiters_.clear();
 }
 
 void Pool::release(ServerPtr conn) {
@@ -264,6 +426,10 @@ void Pool::release(ServerPtr conn) {
   const bool reusable =
       !conn->broken && conn->tx_status == 'I' && conn->stream.is_open() && !expired;
   if (!reusable) {
+    // Broken by the server (it closed the connection or sent a FATAL): it may have
+    // restarted, so the other connections to it are suspect until checked.
+    if (conn->broken && conn->stream.is_open() && looks_dead(*conn))
+      host_->mark_suspect(conn->last_used);
     --total_;
     --db_->total;
     wake_connect_locked();
@@ -303,7 +469,7 @@ PoolOptions Pool::options() const {
 
 void Pool::maintain(const asio::any_io_executor& ex) {
   std::vector<ServerPtr> to_close;
-  int to_open = 0;
+  std::vector<Admission> to_open;
   bool evict = false;
   {
     std::lock_guard lock(mutex_);
@@ -315,7 +481,9 @@ void Pool::maintain(const asio::any_io_executor& ex) {
                                  now - c.last_used >= o.server_idle_timeout &&
                                  total_ > o.settings.min_pool_size;
       const bool too_old = o.server_lifetime.count() > 0 && now - c.created >= o.server_lifetime;
-      if (idle_too_long || too_old || looks_dead(c)) {
+      const bool dead = looks_dead(c);
+      if (dead) host_->mark_suspect(now);
+      if (idle_too_long || too_old || dead) {
         to_close.push_back(std::move(*it));
         it = idle_.erase(it);
         --total_;
@@ -326,8 +494,10 @@ void Pool::maintain(const asio::any_io_executor& ex) {
     }
     if (!db_->paused) {
       while (total_ < o.settings.min_pool_size && can_open_locked(false)) {
+        const Admission admission = host_->admit(now);
+        if (admission.kind != Admission::Kind::kGo) break;  // the host is failing: not now
         SLUICE_TAKE_SLOT();
-        ++to_open;
+        to_open.push_back(admission);
       }
       wake_connect_locked();
       evict = !waiters_.empty() && db_cap_blocks_locked();
@@ -339,11 +509,11 @@ void Pool::maintain(const asio::any_io_executor& ex) {
     wake_connect_locked();
   }
   for (auto& c : to_close) c->stream.close();
-  for (int i = 0; i < to_open; ++i) {
+  for (const Admission& admission : to_open) {
     asio::co_spawn(
         ex,
-        [this]() -> asio::awaitable<void> {
-          AcquireResult r = co_await open_new();
+        [this, admission]() -> asio::awaitable<void> {
+          AcquireResult r = co_await open_new(admission);
           if (r.conn) {
             release(std::move(r.conn));
           } else if (r.error) {

@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "pool/server_connection.h"
+#include "pool/server_host.h"
 #include "stats/pool_stats.h"
 
 namespace sluice::pool {
@@ -44,6 +45,8 @@ struct PoolOptions {
   std::chrono::milliseconds server_connect_timeout{0};
   std::chrono::milliseconds server_idle_timeout{0};
   std::chrono::milliseconds server_lifetime{0};
+  std::string server_check_query;  // "" = peek only (suspect connections: an empty query)
+  std::chrono::milliseconds server_check_delay{0};
   size_t max_message_size = 0;
 };
 
@@ -62,15 +65,18 @@ struct PoolSnapshot {
   std::chrono::microseconds max_wait{0};
 };
 
-class Pool {
+class Pool : public std::enable_shared_from_this<Pool> {
  public:
   Pool(std::string database, std::string user, ServerTarget target, ServerCredentials creds,
-       PoolOptions options, std::shared_ptr<DatabaseState> db, ServerTls& tls, int worker_slots);
+       PoolOptions options, std::shared_ptr<DatabaseState> db, std::shared_ptr<ServerHost> host,
+       ServerTls& tls, int worker_slots);
 
   const std::string& database() const { return database_; }
   const std::string& user() const { return user_; }
 
-  // A server connection for the caller, waiting up to query_wait_timeout.
+  // A server connection for the caller, waiting up to query_wait_timeout. Failed
+  // connection attempts are retried (backoff and breaker per ServerHost) within that time;
+  // idle connections are checked first when due or suspect.
   asio::awaitable<AcquireResult> acquire();
   // Returns a connection; it is closed instead when broken or not idle ('I').
   void release(ServerPtr conn);
@@ -109,23 +115,44 @@ class Pool {
 
   stats::PoolStats& stats() { return stats_; }
   DatabaseState& db_state() { return *db_; }
+  ServerHost& host() { return *host_; }
 
  private:
   struct Waiter;
+  struct Step;
   bool can_open_locked(bool reserve) const;
   bool db_cap_blocks_locked() const;
   bool expired_locked(const ServerConnection& conn, Clock::time_point now) const;
   // Removes and returns an idle connection (idle_ not empty), preferring one on `ex`.
   ServerPtr take_idle_locked(const asio::any_io_executor& ex);
-  asio::awaitable<AcquireResult> open_new();
+  // What acquire() does next when not (or no longer) queued; queues `waiter` (created
+  // when null) when it must wait.
+  Step next_step(const asio::any_io_executor& ex, Clock::time_point now, bool may_evict,
+                 std::shared_ptr<Waiter>& waiter);
+  // Hands out an idle connection: leased at once, or after a check when due or suspect.
+  Step lease_idle_locked(ServerPtr conn, Clock::time_point now);
+  void enqueue_locked(const std::shared_ptr<Waiter>& waiter);
+  // Waits in the queue until handed a connection or a slot, failed fast, or out of time.
+  asio::awaitable<Step> wait_in_queue(std::shared_ptr<Waiter> waiter, Clock::time_point deadline,
+                                      Clock::time_point& reserve_at);
+  asio::awaitable<AcquireResult> open_new(Admission admission);
+  // A connection that failed its check, or leaves the pool for good: gives back its slot.
+  void drop(ServerPtr conn);
+  void drop_locked(ServerPtr conn);
   void hand_over_locked(ServerPtr conn);
+  // Lets waiting clients open connections, as far as the limits and the host allow.
   void wake_connect_locked();
+  // Calls wake_connect_locked() at `when` (the host's next allowed attempt).
+  void schedule_wake_locked(Clock::time_point when);
+  void fail_waiters_locked(const ServerError& error);
+  ServerError wait_timeout_error_locked() const;
   void forget(ServerConnection* conn);
 
   const std::string database_;
   const std::string user_;
   const ServerTarget target_;
   std::shared_ptr<DatabaseState> db_;
+  std::shared_ptr<ServerHost> host_;
   ServerTls& tls_;
   stats::PoolStats stats_;
 
@@ -139,6 +166,7 @@ class Pool {
   int opening_ = 0;
   FlatStringMap server_params_;
   uint64_t next_id_ = 1;
+  Clock::time_point wake_at_ = Clock::time_point::max();  // a scheduled wake_connect_locked()
 };
 
 }  // namespace sluice::pool

@@ -9,8 +9,20 @@ PoolOptions PoolManager::options_for(const config::Config& cfg, const config::Da
   o.server_connect_timeout = cfg.server_connect_timeout;
   o.server_idle_timeout = cfg.server_idle_timeout;
   o.server_lifetime = cfg.server_lifetime;
+  o.server_check_query = cfg.server_check_query;
+  o.server_check_delay = cfg.server_check_delay;
   o.max_message_size = cfg.max_message_size;
   return o;
+}
+
+BreakerSettings PoolManager::breaker_settings_for(const config::Config& cfg) {
+  BreakerSettings b;
+  b.retry_base = cfg.connect_retry_base;
+  b.retry_max = cfg.connect_retry_max;
+  b.failures_to_open = cfg.breaker_failures;
+  b.open_time = cfg.breaker_open_time;
+  b.fail_fast = cfg.breaker_fail_fast;
+  return b;
 }
 
 ServerTarget PoolManager::target_for(const config::Config& cfg, const config::DatabaseConfig& db,
@@ -43,8 +55,12 @@ std::shared_ptr<Pool> PoolManager::get(const config::Config& cfg, const config::
   std::lock_guard lock(mutex_);
   auto& p = pools_[{db.name, client_user}];
   if (!p) {
-    p = std::make_shared<Pool>(db.name, client_user, target_for(cfg, db, client_user), creds,
-                               options_for(cfg, db), db_state, tls_, worker_slots_);
+    ServerTarget target = target_for(cfg, db, client_user);
+    auto& host = hosts_[{target.host, target.port}];
+    if (!host)
+      host = std::make_shared<ServerHost>(target.host, target.port, breaker_settings_for(cfg));
+    p = std::make_shared<Pool>(db.name, client_user, std::move(target), creds, options_for(cfg, db),
+                               db_state, host, tls_, worker_slots_);
     db_state->add_pool(p);
   }
   return p;
@@ -64,7 +80,30 @@ std::vector<std::shared_ptr<DatabaseState>> PoolManager::databases() const {
   return out;
 }
 
+std::vector<HostSnapshot> PoolManager::hosts() const {
+  std::vector<std::shared_ptr<ServerHost>> hosts;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, host] : hosts_) hosts.push_back(host);
+  }
+  std::vector<HostSnapshot> out;
+  out.reserve(hosts.size());
+  const auto now = Clock::now();
+  for (const auto& h : hosts) out.push_back(h->snapshot(now));
+  return out;
+}
+
+std::shared_ptr<ServerHost> PoolManager::find_host(const std::string& host, uint16_t port) const {
+  std::lock_guard lock(mutex_);
+  auto it = hosts_.find({host, port});
+  return it == hosts_.end() ? nullptr : it->second;
+}
+
 void PoolManager::apply_config(const config::Config& cfg) {
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [key, host] : hosts_) host->set_settings(breaker_settings_for(cfg));
+  }
   for (const auto& pool : all()) {
     auto db = cfg.resolve_database(pool->database());
     if (db) pool->set_options(options_for(cfg, *db));

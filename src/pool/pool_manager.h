@@ -26,10 +26,15 @@ class PoolManager {
   std::vector<std::shared_ptr<Pool>> all() const;
   std::shared_ptr<DatabaseState> database(const std::string& name);
   std::vector<std::shared_ptr<DatabaseState>> databases() const;
+  // The state of each server host:port (breaker, failures), created with its first pool;
+  // for SHOW DATABASES / SHOW SERVERS and metrics. find_host: nullptr when none yet.
+  std::vector<HostSnapshot> hosts() const;
+  std::shared_ptr<ServerHost> find_host(const std::string& host, uint16_t port) const;
 
   // Applies reloaded settings to existing pools.
   void apply_config(const config::Config& cfg);
 
+  static BreakerSettings breaker_settings_for(const config::Config& cfg);
   static PoolOptions options_for(const config::Config& cfg, const config::DatabaseConfig& db);
   static ServerTarget target_for(const config::Config& cfg, const config::DatabaseConfig& db,
                                  const std::string& client_user);
@@ -40,6 +45,7 @@ class PoolManager {
   mutable std::mutex mutex_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<Pool>> pools_;
   std::map<std::string, std::shared_ptr<DatabaseState>> databases_;
+  std::map<std::pair<std::string, uint16_t>, std::shared_ptr<ServerHost>> hosts_;
 };
 
 }  // namespace sluice::pool

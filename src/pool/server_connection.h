@@ -67,6 +67,8 @@ class ServerConnection {
   char tx_status = 'I';
   Clock::time_point created = Clock::now();
   Clock::time_point last_used = Clock::now();
+  // Last known good (login or a passed check); compared with ServerHost::suspect_before().
+  Clock::time_point checked = created;
   uint64_t id = 0;
   std::string host;
   uint16_t port = 0;

@@ -8,6 +8,10 @@ namespace sluice::session {
 
 using net::kNoThrow;
 
+namespace {
+constexpr auto kCancelTimeout = std::chrono::seconds(10);
+}
+
 asio::awaitable<void> cancel_server_query(const ClientInfo& target) {
   const int32_t pid = target.server_pid.load(std::memory_order_acquire);
   const int32_t key = target.server_key.load(std::memory_order_relaxed);
@@ -18,14 +22,24 @@ asio::awaitable<void> cancel_server_query(const ClientInfo& target) {
       target.server_host, std::to_string(target.server_port), kNoThrow);
   if (rec) co_return;
   net::tcp::socket sock(ex);
+  // A frozen or unreachable server never answers: give up after a while.
+  auto done = std::make_shared<bool>(false);
+  asio::steady_timer deadline(ex, kCancelTimeout);
+  deadline.async_wait([&sock, done](std::error_code ec) {
+    if (!ec && !*done) sock.close();
+  });
   auto [cec, ep] = co_await asio::async_connect(sock, endpoints, kNoThrow);
-  if (cec) co_return;
+  if (cec) {
+    *done = true;
+    co_return;
+  }
   std::string out;
   protocol::append_cancel_request(out, pid, key);
   co_await asio::async_write(sock, asio::buffer(out), kNoThrow);
   // The server closes the connection once it has taken the request.
   char byte;
   co_await sock.async_read_some(asio::buffer(&byte, 1), kNoThrow);
+  *done = true;
 }
 
 }  // namespace sluice::session

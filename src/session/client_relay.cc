@@ -353,7 +353,9 @@ asio::awaitable<void> ClientSession::server_pump() {
         // Only our own cancel (client left while the server was idle) keeps it reusable.
         if (ec != asio::error::operation_aborted) server.broken = true;
         if (ec != asio::error::operation_aborted && !closing_) {
-          // The server went away mid-conversation: tell the client, then drop it.
+          // The server went away mid-conversation: tell the client, then drop it. It may
+          // have restarted: the pool's older connections must be checked before reuse.
+          pool_->host().mark_suspect(pool::Clock::now());
           std::string out;
           protocol::append_error(out, protocol::kSeverityFatal, sqlstate::kConnectionFailure,
                                  "server closed the connection unexpectedly");

@@ -477,9 +477,28 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
                      "terminating connection due to client_idle_timeout");
     return false;
   }
+  if (query_timeout_cancel_sent_ && pending_syncs_ > 0 && pending_syncs_ < syncs_at_cancel_) {
+    // The server answered the cancelled query; the next one queued behind it gets its own
+    // query_timeout from now.
+    query_timeout_cancel_sent_ = false;
+    query_start_ = now;
+  }
+  if (cfg_->query_timeout.count() > 0 && server_ && pending_syncs_ > 0 &&
+      query_timeout_cancel_sent_ && now - query_cancel_sent_at_ >= kCancelGrace) {
+    // The server did not act on the cancel (frozen or unreachable): close its connection
+    // rather than hand it to anyone again, and end the client's wait with an error.
+    spdlog::warn("client {}: query_timeout, the server ignored the cancel; closing", info_->id);
+    server_->broken = true;
+    disconnect_later(sqlstate::kQueryCanceled,
+                     "canceling statement due to query_timeout: the server did not answer the "
+                     "cancel request, so its connection was closed");
+    return false;
+  }
   if (cfg_->query_timeout.count() > 0 && server_ && pending_syncs_ > 0 &&
       !query_timeout_cancel_sent_ && now - query_start_ >= cfg_->query_timeout) {
     query_timeout_cancel_sent_ = true;
+    query_cancel_sent_at_ = now;
+    syncs_at_cancel_ = pending_syncs_;
     spdlog::info("client {}: query_timeout, cancelling its query", info_->id);
     asio::co_spawn(
         client_.socket().get_executor(),

@@ -124,6 +124,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   pool::Clock::time_point query_start_;
   pool::Clock::time_point xact_start_;
   bool query_timeout_cancel_sent_ = false;
+  pool::Clock::time_point query_cancel_sent_at_;
+  int syncs_at_cancel_ = 0;  // pending_syncs_ then: fewer later = the server answered
+  // A query still running this long after its query_timeout cancel is abandoned.
+  static constexpr auto kCancelGrace = std::chrono::seconds(2);
 
   // Session parameters the client wants (startup values, then what the server reports
   // after the client's SET), re-applied on whichever server connection it gets.

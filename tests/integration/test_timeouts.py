@@ -180,7 +180,10 @@ def silent_server():
 
 def test_server_connect_timeout(pg, sluice, silent_server):
     proxy = sluice({
-        "pool": {"server_connect_timeout": "1s", "pool_size": 1},
+        # One timed-out attempt opens the breaker, which then fails the client at once
+        # (rather than retrying until query_wait_timeout); the next login probes again.
+        "pool": {"server_connect_timeout": "1s", "pool_size": 1, "breaker_failures": 1,
+                 "breaker_open_time": "10ms"},
         "databases": {
             APP_DB: {"host": pg.host, "port": pg.port, "dbname": APP_DB, "user": APP_USER},
             "silent": {"host": "127.0.0.1", "port": silent_server, "dbname": APP_DB,

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import contextlib
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -33,6 +34,13 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
+
+
+def _is_zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False
 
 
 def reap_orphans() -> None:
@@ -88,6 +96,7 @@ class PostgresServer:
         # postmaster.pid rather than self.started: an interrupt can land while pg_ctl start
         # is waiting, after the postmaster is already up.
         if (self.data_dir / "postmaster.pid").exists():
+            self.thaw()  # a test that froze it may have failed before thawing
             try:
                 self._pg_ctl("stop", "-m", "fast", "-t", "30")
             except (subprocess.SubprocessError, AssertionError):
@@ -182,6 +191,60 @@ class PostgresServer:
             CREATE ROLE {self.APP_USER} LOGIN PASSWORD '{pw[self.APP_USER]}';
             CREATE DATABASE {self.APP_DB} OWNER {self.APP_USER};
             """)
+
+    # -- faults (tests/integration/test_faults.py) ---------------------------------------------
+    def pids(self) -> list[int]:
+        """The postmaster and its children (backends and auxiliary processes)."""
+        try:
+            postmaster = int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return []
+        children = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == postmaster:  # fields: state, ppid, ...
+                children.append(int(stat.parent.name))
+        return [postmaster, *children]
+
+    def signal_all(self, sig: int) -> int:
+        """Sends `sig` to every process of the cluster; returns how many got it."""
+        sent = 0
+        for pid in self.pids():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+                sent += 1
+        return sent
+
+    def kill9(self, timeout: float = 10.0) -> float:
+        """SIGKILLs the postmaster and every backend, as a crash would, and waits until
+        they are gone (postmaster.pid stays behind, as after a crash). Returns the
+        time.monotonic() of the kill."""
+        pids = self.pids()
+        assert pids, "no postmaster to kill"
+        killed_at = time.monotonic()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + timeout
+        while any(_pid_alive(p) and not _is_zombie(p) for p in pids):
+            assert time.monotonic() < deadline, "PostgreSQL processes survived SIGKILL"
+            time.sleep(0.02)
+        return killed_at
+
+    def start_again(self) -> None:
+        """Starts the cluster again on the same port (after kill9() or stop_fast())."""
+        self._pg_ctl("start", "-l", str(self.log_path), "-t", "60")
+        self.started = True
+
+    def stop_fast(self) -> None:
+        self._pg_ctl("stop", "-m", "fast", "-t", "30")
+
+    def thaw(self) -> None:
+        """SIGCONT to every process (harmless when none is stopped)."""
+        self.signal_all(signal.SIGCONT)
 
     # -- helpers for tests -------------------------------------------------------------------
     def psql(self, sql: str | None = None, *, user: str | None = None, dbname: str = "postgres",

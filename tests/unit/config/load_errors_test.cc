@@ -184,5 +184,14 @@ TEST(ConfigErrorTest, ValidateConfigChecksProgrammaticConfigs) {
   EXPECT_THROW(validate_config(e), ConfigError);
 }
 
+TEST(ConfigErrorTest, RetryAndBreakerSettings) {
+  EXPECT_TRUE(Contains(error_for("[pool]\nconnect_retry_base = 0\n"), "pool.connect_retry_base"));
+  EXPECT_TRUE(Contains(error_for("[pool]\nbreaker_failures = -1\n"), "pool.breaker_failures"));
+  EXPECT_TRUE(Contains(error_for("[pool]\nbreaker_fail_fast = 1\n"), "true, false"));
+  EXPECT_TRUE(
+      Contains(error_for("[pool]\nconnect_retry_base = \"2s\"\nconnect_retry_max = \"1s\"\n"),
+               "connect_retry_max >= connect_retry_base"));
+}
+
 }  // namespace
 }  // namespace sluice::config

@@ -41,6 +41,11 @@ server_reset_query = "DISCARD ALL; SET search_path = public"
 server_reset_query_always = true
 server_check_query = "SELECT 42"
 server_check_delay = "500ms"
+connect_retry_base = "50ms"
+connect_retry_max = "2s"
+breaker_failures = 3
+breaker_open_time = "10s"
+breaker_fail_fast = false
 
 [auth]
 type = "scram-sha-256"
@@ -113,6 +118,11 @@ TEST(ConfigLoadTest, FullFileSetsEveryField) {
   EXPECT_TRUE(c.server_reset_query_always);
   EXPECT_EQ(c.server_check_query, "SELECT 42");
   EXPECT_EQ(c.server_check_delay, Millis(500));
+  EXPECT_EQ(c.connect_retry_base, Millis(50));
+  EXPECT_EQ(c.connect_retry_max, seconds(2));
+  EXPECT_EQ(c.breaker_failures, 3);
+  EXPECT_EQ(c.breaker_open_time, seconds(10));
+  EXPECT_FALSE(c.breaker_fail_fast);
 
   EXPECT_EQ(c.auth.type, AuthType::kScramSha256);
   EXPECT_EQ(c.auth.auth_file, "/etc/sluice/userlist.txt");
@@ -182,8 +192,13 @@ TEST(ConfigLoadTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.client_login_timeout, seconds(60));
   EXPECT_EQ(c.server_reset_query, "DISCARD ALL");
   EXPECT_FALSE(c.server_reset_query_always);
-  EXPECT_EQ(c.server_check_query, "SELECT 1");
+  EXPECT_EQ(c.server_check_query, "");
   EXPECT_EQ(c.server_check_delay, seconds(30));
+  EXPECT_EQ(c.connect_retry_base, Millis(100));
+  EXPECT_EQ(c.connect_retry_max, seconds(5));
+  EXPECT_EQ(c.breaker_failures, 5);
+  EXPECT_EQ(c.breaker_open_time, seconds(5));
+  EXPECT_TRUE(c.breaker_fail_fast);
   EXPECT_EQ(c.auth.type, AuthType::kTrust);
   EXPECT_EQ(c.server_tls.sslmode, ServerSslMode::kPrefer);
   EXPECT_TRUE(c.client_tls.cert_file.empty());
