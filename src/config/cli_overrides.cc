@@ -77,6 +77,12 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
   if (o.auth_file) cfg.auth.auth_file = *o.auth_file;
   if (o.admin_users) cfg.admin_users = split_list(*o.admin_users);
   if (o.workers) cfg.workers = flag_int("--workers", *o.workers, kWorkersRange);
+  if (o.admin_listen) {
+    std::string reason;
+    std::optional<HostPort> hp = parse_listen_address(*o.admin_listen, &reason);
+    if (!hp) bad_flag("--admin-listen", quote(*o.admin_listen), kListenForm, reason);
+    cfg.admin_listen = *hp;
+  }
   if (o.log_level) {
     if (!is_valid_log_level(*o.log_level)) {
       bad_flag("--log-level", quote(*o.log_level), kLogLevelChoices);
@@ -84,7 +90,7 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
     cfg.log_level = *o.log_level;
   }
   return o.listen || o.server || o.pool_mode || o.pool_size || o.auth_type || o.auth_file ||
-         o.admin_users || o.workers || o.log_level;
+         o.admin_users || o.workers || o.log_level || o.admin_listen;
 }
 
 }  // namespace
@@ -120,6 +126,10 @@ void add_serve_options(CLI::App& cmd, CliOverrides& o) {
       ->type_name("LIST");
   cmd.add_option("--workers", o.workers, "Worker threads; 0 = one per CPU core (default 0)")
       ->type_name("N");
+  cmd.add_option("--admin-listen", o.admin_listen,
+                 "HTTP endpoint for /metrics, /health, /ready and the JSON API /api/v1/ "
+                 "(beyond loopback it needs admin.admin_token in the config file)")
+      ->type_name("HOST:PORT");
   cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn or error (default info)")
       ->type_name("LEVEL");
 }

@@ -1,0 +1,160 @@
+"""The admin HTTP endpoint (admin.admin_listen): /metrics in Prometheus format checked by
+promtool, /health, /ready, the JSON API under /api/v1/ and its bearer token."""
+import shutil
+import socket
+import subprocess
+
+import pytest
+
+from conftest import APP_DB, APP_USER
+from harness import PostgresServer
+from harness.http import request
+from harness.util import free_port
+
+ADMIN = PostgresServer.SUPERUSER
+TOKEN = "s3cret-token"
+
+
+def observed_config(pg, http_port: int, **extra) -> dict:
+    config = {"databases": {APP_DB: {"host": pg.host, "port": pg.port, "dbname": APP_DB,
+                                     "user": APP_USER, "pool_size": 3}},
+              "pool": {"pool_mode": "transaction"},
+              "admin": {"users": [ADMIN], "admin_listen": f"127.0.0.1:{http_port}"}}
+    for section, values in extra.items():
+        config.setdefault(section, {}).update(values)
+    return config
+
+
+@pytest.fixture
+def http_port():
+    return free_port()
+
+
+@pytest.fixture
+def proxy(pg, sluice, http_port):
+    return sluice(observed_config(pg, http_port))
+
+
+def url(port: int, path: str, host: str = "127.0.0.1") -> str:
+    return f"http://{host}:{port}{path}"
+
+
+def promtool() -> str:
+    path = shutil.which("promtool")
+    if path is None:
+        pytest.fail("promtool not found: scripts/install-deps.sh installs Debian's prometheus")
+    return path
+
+
+def test_health_and_ready(proxy, http_port):
+    r = request(url(http_port, "/health"))
+    assert r.status == 200 and r.json() == {"status": "ok"}
+    r = request(url(http_port, "/ready"))
+    assert r.status == 200, r.text
+    body = r.json()
+    assert body["ready"] is True
+    assert body["servers"] and all(s["reachable"] for s in body["servers"])
+
+
+def test_ready_fails_without_a_server(pg, sluice, http_port):
+    config = observed_config(pg, http_port)
+    config["databases"][APP_DB]["port"] = free_port()  # nothing listens there
+    sluice(config)
+    r = request(url(http_port, "/ready"))
+    assert r.status == 503, r.text
+    assert r.json()["ready"] is False
+
+
+def test_metrics_pass_promtool(pg, proxy, http_port):
+    proxy.psql("SELECT 1", user=APP_USER, dbname=APP_DB)
+    proxy.run_psql("SELECT * FROM no_such_table", user=APP_USER, dbname=APP_DB)
+    r = request(url(http_port, "/metrics"))
+    assert r.status == 200
+    assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    check = subprocess.run([promtool(), "check", "metrics"], input=r.body, capture_output=True)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode() + r.text
+    text = r.text
+    labels = f'database="{APP_DB}",user="{APP_USER}"'
+    assert f'sluice_queries_total{{{labels}}} ' in text
+    assert f'sluice_pool_clients{{{labels},state="active"}}' in text
+    assert f'sluice_query_duration_seconds_bucket{{{labels},le="+Inf"}}' in text
+    assert f'sluice_wait_duration_seconds_count{{{labels}}}' in text
+    assert f'sluice_breaker_open{{host="{pg.host}:{pg.port}"}} 0' in text
+    for name in ("sluice_process_cpu_seconds_total", "sluice_process_resident_memory_bytes",
+                 "sluice_pins_total", "sluice_prepared_statement_cache_hits_total",
+                 "sluice_transactions_total", "sluice_received_bytes_total"):
+        assert f"\n{name}" in text, name
+
+
+def test_api_endpoints(proxy, http_port):
+    with proxy.connect(user=APP_USER, dbname=APP_DB, application_name="api-test") as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT 1")
+        pools = request(url(http_port, "/api/v1/pools")).json()
+        app = [p for p in pools if p["database"] == APP_DB]
+        assert len(app) == 1, pools
+        for key in ("user", "pool_mode", "clients_active", "clients_waiting", "servers_active",
+                    "servers_idle", "pool_size", "transactions", "queries"):
+            assert key in app[0], key
+        assert app[0]["pool_mode"] == "transaction" and app[0]["clients_active"] >= 1
+        clients = request(url(http_port, "/api/v1/clients")).json()
+        mine = [c for c in clients if c["application_name"] == "api-test"]
+        assert len(mine) == 1, clients
+        assert {"id", "user", "database", "state", "addr", "port", "pins"} <= set(mine[0])
+        servers = request(url(http_port, "/api/v1/servers")).json()
+        assert servers and {"id", "state", "host", "port", "backend_pid"} <= set(servers[0])
+
+    config = request(url(http_port, "/api/v1/config")).json()
+    assert config["settings"]["pool_mode"] == "transaction"
+    assert config["settings"]["admin_listen"] == f"127.0.0.1:{http_port}"
+    assert APP_DB in config["databases"]
+
+    for action in ("pause", "resume", "reconnect", "reload"):
+        r = request(url(http_port, f"/api/v1/{action}"), method="POST")
+        assert r.status == 200, f"{action}: {r.text}"
+        assert r.json()["ok"] is True
+    r = request(url(http_port, f"/api/v1/pause?database={APP_DB}"), method="POST")
+    assert r.status == 200, r.text
+    r = request(url(http_port, f"/api/v1/resume?database={APP_DB}"), method="POST")
+    assert r.status == 200, r.text
+    r = request(url(http_port, "/api/v1/pause?database=nope"), method="POST")
+    assert r.status == 409 and "no such database" in r.json()["error"]
+    assert request(url(http_port, "/api/v1/pause")).status == 405
+    assert request(url(http_port, "/api/v1/nothing")).status == 404
+    proxy.psql("SELECT 1", user=APP_USER, dbname=APP_DB)  # still serving after RESUME
+
+
+def non_loopback_address() -> str | None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # no packet is sent; picks the outgoing address
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+def test_token_required_beyond_loopback(pg, sluice, http_port):
+    address = non_loopback_address()
+    if address is None:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    config = observed_config(pg, http_port, admin={"admin_listen": f"0.0.0.0:{http_port}",
+                                                   "admin_token": TOKEN})
+    sluice(config)
+    for path in ("/metrics", "/api/v1/pools", "/api/v1/config"):
+        assert request(url(http_port, path, address)).status == 401, path
+        assert request(url(http_port, path, address), token="wrong").status == 401, path
+        assert request(url(http_port, path, address), token=TOKEN).status == 200, path
+    assert request(url(http_port, "/api/v1/pause", address), method="POST").status == 401
+    assert request(url(http_port, "/health", address)).status == 200
+    config = request(url(http_port, "/api/v1/config", address), token=TOKEN).json()
+    assert TOKEN not in str(config)
+    assert config["settings"]["admin_token"] == "(set)"
+
+
+def test_listening_beyond_loopback_needs_a_token(pg, sluice, http_port):
+    config = observed_config(pg, http_port, admin={"admin_listen": f"0.0.0.0:{http_port}"})
+    with pytest.raises(Exception) as failure:
+        sluice(config)
+    assert "admin_token" in str(failure.value)
