@@ -71,6 +71,7 @@ constexpr Command kCommands[] = {
     {"SHOW LISTS", "", Access::kStats, show<show_lists>},
     {"SHOW VERSION", "", Access::kStats, show<show_version>},
     {"SHOW PINS", "", Access::kStats, show<show_pins>},
+    {"SHOW QUERIES", "", Access::kStats, show<show_queries>},
     {"RELOAD", "", Access::kAdmin, reload_command},
     {"PAUSE", "[<db>]", Access::kAdmin, pause_command},
     {"RESUME", "[<db>]", Access::kAdmin, resume_command},

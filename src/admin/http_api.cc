@@ -1,13 +1,18 @@
 #include "admin/http_api.h"
 
+#include <fmt/format.h>
+
+#include <charconv>
 #include <nlohmann/json.hpp>
 
 #include "admin/admin_console.h"
 #include "admin/metrics.h"
+#include "admin/query_report.h"
 #include "admin/show_commands.h"
 #include "admin/show_util.h"
 #include "net/no_throw.h"
 #include "router/statement_classifier.h"
+#include "stats/slow_query_log.h"
 
 namespace sluice::admin {
 
@@ -141,6 +146,61 @@ json config_json(server::ProxyContext& ctx) {
   return {{"settings", settings}, {"databases", databases}};
 }
 
+double ms(uint64_t us) { return static_cast<double>(us) / 1000.0; }
+
+// ?limit=N (1..max), else `fallback`; nullopt when malformed.
+std::optional<size_t> limit_of(const HttpRequest& r, size_t fallback) {
+  const auto it = r.query.find("limit");
+  if (it == r.query.end()) return fallback;
+  size_t n = 0;
+  const auto [end, ec] =
+      std::from_chars(it->second.data(), it->second.data() + it->second.size(), n);
+  if (ec != std::errc() || end != it->second.data() + it->second.size() || n == 0) {
+    return std::nullopt;
+  }
+  return n;
+}
+
+HttpResponse queries_response(const HttpRequest& r) {
+  const auto order_it = r.query.find("order");
+  const auto order = parse_query_order(order_it == r.query.end() ? "total_time" : order_it->second);
+  if (!order) {
+    return error_response(400, fmt::format("order must be one of: {}", kQueryOrderChoices));
+  }
+  const auto limit = limit_of(r, kDefaultTopQueries);
+  if (!limit) return error_response(400, "limit must be a positive integer");
+  const QueryReport report = top_queries(*order, *limit);
+  json rows = json::array();
+  for (const QueryRow& q : report.rows) {
+    const stats::QueryEntry& e = q.entry;
+    rows.push_back({{"fingerprint", fmt::format("{:016x}", e.fingerprint)},
+                    {"query", *e.normalized},
+                    {"database", e.database},
+                    {"user", e.user},
+                    {"application_name", e.application_name},
+                    {"calls", e.calls},
+                    {"errors", e.errors},
+                    {"rows", e.rows},
+                    {"total_time_ms", ms(e.exec_us)},
+                    {"mean_time_ms", ms(q.mean_us)},
+                    {"p50_ms", ms(q.p50_us)},
+                    {"p95_ms", ms(q.p95_us)},
+                    {"p99_ms", ms(q.p99_us)},
+                    {"max_time_ms", ms(e.max_exec_us)},
+                    {"wait_time_ms", ms(e.wait_us)}});
+  }
+  return json_response(
+      200, {{"entries", report.total_entries}, {"evictions", report.evictions}, {"queries", rows}});
+}
+
+HttpResponse slow_queries_response(const HttpRequest& r) {
+  const auto limit = limit_of(r, stats::kRecentSlowQueries);
+  if (!limit) return error_response(400, "limit must be a positive integer");
+  json rows = json::array();
+  for (auto& q : stats::slow_query_log().recent(*limit)) rows.push_back(std::move(q));
+  return json_response(200, {{"slow_queries", rows}});
+}
+
 // Backends a server connection can be opened to: the default server and [databases].
 std::vector<std::pair<std::string, uint16_t>> backends(const config::Config& cfg) {
   std::vector<std::pair<std::string, uint16_t>> out;
@@ -228,6 +288,8 @@ asio::awaitable<HttpResponse> handle_http(server::ProxyContext& ctx, const HttpR
     if (name == "clients") co_return json_response(200, clients_json(ctx));
     if (name == "servers") co_return json_response(200, servers_json(ctx));
     if (name == "config") co_return json_response(200, config_json(ctx));
+    if (name == "queries") co_return queries_response(r);
+    if (name == "slow_queries") co_return slow_queries_response(r);
   }
   if (name == "reload" || name == "pause" || name == "resume" || name == "reconnect") {
     if (r.method != "POST") co_return error_response(405, "use POST");

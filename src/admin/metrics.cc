@@ -8,16 +8,17 @@
 #include "stats/process_stats.h"
 #include "stats/prometheus_text.h"
 #include "stats/proxy_counters.h"
+#include "stats/query_stats.h"
 
 namespace sluice::admin {
 
 namespace {
 
-constexpr double kSecondsPerMicro = 1e-6;
+constexpr double kMicrosPerSecond = 1e6;
 
 using Lines = PoolLines;
 
-double seconds(uint64_t us) { return static_cast<double>(us) * kSecondsPerMicro; }
+double seconds(uint64_t us) { return static_cast<double>(us) / kMicrosPerSecond; }
 
 void pool_gauges(stats::PrometheusText& m, const Lines& lines) {
   m.family("sluice_pool_clients", "gauge", "Logged-in clients per pool by state.");
@@ -91,14 +92,14 @@ void pool_counters(stats::PrometheusText& m, const Lines& lines) {
            "Request duration as the client sees it, from the request to ReadyForQuery.");
   for (const auto& [key, t] : totals) {
     m.histogram("sluice_query_duration_seconds", {{"database", key->first}, {"user", key->second}},
-                t.query_buckets, stats::kLatencyBoundsUs, kSecondsPerMicro,
+                t.query_buckets, stats::kLatencyBoundsUs, kMicrosPerSecond,
                 seconds(t.query_time_us));
   }
   m.family("sluice_wait_duration_seconds", "histogram",
            "Time clients waited for a server connection, per lease.");
   for (const auto& [key, t] : totals) {
     m.histogram("sluice_wait_duration_seconds", {{"database", key->first}, {"user", key->second}},
-                t.wait_buckets, stats::kLatencyBoundsUs, kSecondsPerMicro, seconds(t.wait_time_us));
+                t.wait_buckets, stats::kLatencyBoundsUs, kMicrosPerSecond, seconds(t.wait_time_us));
   }
 }
 
@@ -114,6 +115,13 @@ void proxy_counters(stats::PrometheusText& m, server::ProxyContext& ctx) {
   m.family("sluice_prepared_statement_cache_misses_total", "counter",
            "Client prepared statements that had to be prepared on their server connection.");
   m.sample("sluice_prepared_statement_cache_misses_total", {}, t.statement_cache_misses);
+  const stats::QueryStatsSnapshot q = stats::QueryStats::snapshot();
+  m.family("sluice_query_stats_entries", "gauge",
+           "Per-fingerprint statistics entries held (bounded by stats.query_stats_max).");
+  m.sample("sluice_query_stats_entries", {}, static_cast<uint64_t>(q.entries.size()));
+  m.family("sluice_query_stats_evictions_total", "counter",
+           "Statistics entries evicted, least recently updated first, to stay in bounds.");
+  m.sample("sluice_query_stats_evictions_total", {}, q.evictions);
   m.family("sluice_slow_queries_total", "counter",
            "Requests slower than stats.slow_query_threshold.");
   m.sample("sluice_slow_queries_total", {}, t.slow_queries);

@@ -36,6 +36,9 @@ void show_version(server::ProxyContext& ctx, std::string& out);
 // Clients pinned to their server connection in transaction mode, per reason.
 void show_pins(server::ProxyContext& ctx, std::string& out);
 
+// show_queries.cc: per-fingerprint query statistics, top by total execution time.
+void show_queries(server::ProxyContext& ctx, std::string& out);
+
 // show_settings.cc: configuration and counters.
 void show_databases(server::ProxyContext& ctx, std::string& out);
 void show_stats(server::ProxyContext& ctx, std::string& out);

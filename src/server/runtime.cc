@@ -14,6 +14,7 @@
 #include "session/worker_sessions.h"
 #include "stats/pool_stats.h"
 #include "stats/proxy_counters.h"
+#include "stats/query_stats.h"
 
 namespace sluice::server {
 
@@ -45,6 +46,9 @@ Runtime::Runtime(config::CliOverrides overrides, std::shared_ptr<const config::C
     workers_.push_back(std::move(w));
   }
   stats::install_counters(n);
+  // stats.query_stats_max bounds all workers together.
+  stats::QueryStats::set_entries_per_worker(
+      static_cast<size_t>(std::max(1, cfg->query_stats_max / n)));
   ctx_ = std::make_unique<ProxyContext>(cfg, n);
   ctx_->set_config(cfg, std::move(users));
   ctx_->set_client_tls(make_client_tls(cfg->client_tls));

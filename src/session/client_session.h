@@ -26,6 +26,7 @@
 #include "session/client_registry.h"
 #include "session/message_scanner.h"
 #include "session/prepared_statements.h"
+#include "session/query_probe.h"
 #include "session/session_params.h"
 #include "session/worker_sessions.h"
 
@@ -130,7 +131,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ParamMap wanted_params_;
   bool track_statements_ = false;  // transaction mode with max_prepared_statements > 0
   std::unique_ptr<PreparedStatements> prepared_;  // then, from the client's first message
-  uint8_t pins_ = 0;  // bit per router::PinReason; non-zero keeps the lease
+  std::unique_ptr<QueryProbe> probe_;  // statistics and slow-query log, from the first message
+  uint8_t pins_ = 0;                   // bit per router::PinReason; non-zero keeps the lease
   // SET/RESET of non-reported parameters sent but not yet known to have taken effect:
   // applied at the next ReadyForQuery 'I' unless an error came or the transaction that
   // held them did not commit.

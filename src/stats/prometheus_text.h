@@ -23,10 +23,10 @@ class PrometheusText {
   void sample(std::string_view name, std::initializer_list<Label> labels, double value);
   void sample(std::string_view name, std::initializer_list<Label> labels, uint64_t value);
   // One histogram's _bucket/_sum/_count lines from non-cumulative counts per bucket;
-  // `bounds` are the upper bounds in the unit of `sum` (the last bucket is +Inf).
+  // `bounds[i] / divisor` are the upper bounds in the unit of `sum` (the last is +Inf).
   template <typename Counts, typename Bounds>
   void histogram(std::string_view name, std::initializer_list<Label> labels, const Counts& counts,
-                 const Bounds& bounds, double scale, double sum);
+                 const Bounds& bounds, double divisor, double sum);
 
   std::string take() { return std::move(out_); }
 
@@ -38,12 +38,12 @@ class PrometheusText {
 
 template <typename Counts, typename Bounds>
 void PrometheusText::histogram(std::string_view name, std::initializer_list<Label> labels,
-                               const Counts& counts, const Bounds& bounds, double scale,
+                               const Counts& counts, const Bounds& bounds, double divisor,
                                double sum) {
   uint64_t cumulative = 0;
   for (size_t i = 0; i < counts.size(); ++i) {
     cumulative += counts[i];
-    std::string le = i < bounds.size() ? format_double(static_cast<double>(bounds[i]) * scale)
+    std::string le = i < bounds.size() ? format_double(static_cast<double>(bounds[i]) / divisor)
                                        : std::string("+Inf");
     begin_sample(name, "_bucket", labels, le);
     out_ += std::to_string(cumulative);

@@ -158,3 +158,75 @@ def test_listening_beyond_loopback_needs_a_token(pg, sluice, http_port):
     with pytest.raises(Exception) as failure:
         sluice(config)
     assert "admin_token" in str(failure.value)
+
+
+def queries(port: int, **params) -> list[dict]:
+    qs = "&".join(f"{k}={v}" for k, v in params.items())
+    r = request(url(port, f"/api/v1/queries?{qs}"))
+    assert r.status == 200, r.text
+    return r.json()["queries"]
+
+
+def entries_for(port: int, needle: str) -> list[dict]:
+    return [q for q in queries(port, limit=1000) if needle in q["query"]]
+
+
+def test_query_stats_count_calls_and_rows(pg, proxy, http_port):
+    """Two literal variants share one entry; calls, rows and errors are exact."""
+    with proxy.connect(user=APP_USER, dbname=APP_DB, application_name="stats-test") as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for n in (3, 5, 7):  # simple protocol, literals differ: one fingerprint
+                cur.execute(f"SELECT g AS qs_marker FROM generate_series(1, {n}) g")
+            for n in (2, 4):
+                cur.execute(f"SELECT g AS qs_marker FROM generate_series(1,{n}) AS g")
+            with pytest.raises(Exception):
+                cur.execute("SELECT qs_missing_column FROM pg_class")
+    found = entries_for(http_port, "qs_marker")
+    assert len(found) == 1, found
+    entry = found[0]
+    assert entry["calls"] == 5 and entry["rows"] == 3 + 5 + 7 + 2 + 4, entry
+    assert entry["errors"] == 0
+    assert "$1" in entry["query"] and entry["database"] == APP_DB
+    assert entry["user"] == APP_USER and entry["application_name"] == "stats-test"
+    for key in ("total_time_ms", "mean_time_ms", "p50_ms", "p95_ms", "p99_ms", "wait_time_ms"):
+        assert entry[key] >= 0, key
+    assert entry["p50_ms"] <= entry["p95_ms"] <= entry["p99_ms"]
+    failed = entries_for(http_port, "qs_missing_column")
+    assert len(failed) == 1 and failed[0]["calls"] == 1 and failed[0]["errors"] == 1, failed
+
+    text = request(url(http_port, "/metrics")).text
+    assert 'sluice_errors_total{class="42"} 1' in text  # 42703 undefined_column
+
+    rows = proxy.run_psql("SHOW QUERIES", user=ADMIN, dbname="sluice", args=("--csv",))
+    assert rows.returncode == 0, rows.stderr
+    line = [l for l in rows.stdout.splitlines() if "qs_marker" in l]
+    assert len(line) == 1, rows.stdout
+    assert ",5,0,21," in line[0], line[0]  # calls, errors, rows
+
+
+def test_query_stats_extended_and_prepared(pg, proxy, http_port):
+    """pgbench's extended and prepared modes are attributed to their statement text."""
+    from harness.clients import run_pgbench
+    script = proxy.workdir / "q.sql"
+    script.write_text("SELECT :n AS pgb_marker;\n")
+    for mode, clients in (("extended", 2), ("prepared", 2)):
+        result = run_pgbench(proxy.port, ["-n", "-M", mode, "-c", str(clients), "-t", "10",
+                                          "-D", "n=1", "-f", str(script)],
+                             user=APP_USER, dbname=APP_DB, host=proxy.host)
+        assert result.returncode == 0, result.stderr
+    found = entries_for(http_port, "pgb_marker")
+    assert sum(e["calls"] for e in found) == 40, found
+    assert sum(e["rows"] for e in found) == 40, found
+
+
+@pytest.mark.parametrize("order", ["total_time", "calls", "mean_time", "p99"])
+def test_queries_order(proxy, http_port, order):
+    proxy.psql("SELECT 1", user=APP_USER, dbname=APP_DB)
+    rows = queries(http_port, order=order, limit=5)
+    assert 1 <= len(rows) <= 5
+    key = {"total_time": "total_time_ms", "calls": "calls", "mean_time": "mean_time_ms",
+           "p99": "p99_ms"}[order]
+    values = [r[key] for r in rows]
+    assert values == sorted(values, reverse=True)
+    assert request(url(http_port, "/api/v1/queries?order=nope")).status == 400
