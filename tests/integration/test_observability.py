@@ -1,5 +1,6 @@
 """The admin HTTP endpoint (admin.admin_listen): /metrics in Prometheus format checked by
 promtool, /health, /ready, the JSON API under /api/v1/ and its bearer token."""
+import json
 import shutil
 import socket
 import subprocess
@@ -230,3 +231,78 @@ def test_queries_order(proxy, http_port, order):
     values = [r[key] for r in rows]
     assert values == sorted(values, reverse=True)
     assert request(url(http_port, "/api/v1/queries?order=nope")).status == 400
+
+
+def read_json_lines(path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_slow_query_log(pg, sluice, http_port, tmp_path):
+    log = tmp_path / "slow.jsonl"
+    proxy = sluice(observed_config(pg, http_port, stats={"slow_query_threshold": 100,
+                                                         "slow_query_log": str(log)}))
+    with proxy.connect(user=APP_USER, dbname=APP_DB, application_name="slow-test") as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("SELECT pg_sleep(0.2)")
+            cur.execute("SELECT 1")  # fast: not logged
+    entries = read_json_lines(log)
+    assert len(entries) == 1, entries
+    entry = entries[0]
+    assert entry["query"] == "SELECT pg_sleep($1)"
+    assert 200 <= entry["duration_ms"] < 5000, entry
+    assert 0 <= entry["wait_ms"] <= entry["duration_ms"]
+    assert entry["database"] == APP_DB and entry["user"] == APP_USER
+    assert entry["application_name"] == "slow-test"
+    assert entry["client_addr"] == "127.0.0.1" and entry["client_port"] > 0
+    assert entry["rows"] == 1 and entry["error"] is False
+    assert "parameters" not in entry
+    assert entry["time"].endswith("Z")
+    api = request(url(http_port, "/api/v1/slow_queries")).json()["slow_queries"]
+    assert [q["query"] for q in api] == ["SELECT pg_sleep($1)"]
+    assert "\nsluice_slow_queries_total 1\n" in request(url(http_port, "/metrics")).text
+
+
+def test_slow_query_log_parameters(pg, sluice, http_port, tmp_path):
+    """With log_parameters, a Bind's values are logged (psycopg 3 binds on the server)."""
+    psycopg = pytest.importorskip("psycopg")
+    log = tmp_path / "slow.jsonl"
+    proxy = sluice(observed_config(pg, http_port, stats={"slow_query_threshold": "100ms",
+                                                         "slow_query_log": str(log),
+                                                         "log_parameters": True}))
+    with psycopg.connect(host=proxy.host, port=proxy.port, user=APP_USER, dbname=APP_DB,
+                         autocommit=True) as conn:
+        conn.execute("SELECT pg_sleep(%s::float8), %s::text", ("0.15", None))
+    entries = read_json_lines(log)
+    assert len(entries) == 1, entries
+    assert entries[0]["parameters"] == ["0.15", None], entries[0]
+
+
+def test_query_stats_off(pg, sluice, http_port):
+    proxy = sluice(observed_config(pg, http_port, stats={"query_stats": False}))
+    proxy.psql("SELECT 1 AS off_marker", user=APP_USER, dbname=APP_DB)
+    assert entries_for(http_port, "off_marker") == []
+
+
+def test_query_stats_bounded_under_distinct_texts(pg, sluice, http_port):
+    """100,000 distinct fingerprints: entries stay at query_stats_max, evictions are
+    counted, and the proxy's memory stays bounded."""
+    from harness.util import vm_rss_kb
+    limit = 1000
+    proxy = sluice(observed_config(pg, http_port, stats={"query_stats_max": limit},
+                                   server={"workers": 2}))
+    batch = 1000
+    with proxy.connect(user=APP_USER, dbname=APP_DB) as conn:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            for start in range(0, 100_000, batch):
+                # One Query per statement: each text is its own fingerprint (a column name).
+                for i in range(start, start + batch):
+                    cur.execute(f'SELECT 1 AS x FROM (SELECT 1 AS "c{i}") s WHERE "c{i}" = 1')
+                if start == 10_000:
+                    rss_early = vm_rss_kb(proxy.proc.pid)
+    body = request(url(http_port, "/api/v1/queries?limit=1")).json()
+    assert body["entries"] <= limit, body["entries"]
+    assert body["evictions"] >= 100_000 - limit
+    growth = vm_rss_kb(proxy.proc.pid) - rss_early
+    assert growth < 20_000, f"RSS grew {growth} KiB after the first 10,000 texts"
