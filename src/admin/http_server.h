@@ -34,8 +34,8 @@ struct HttpResponse {
 using HttpHandler = std::function<asio::awaitable<HttpResponse>(const HttpRequest&)>;
 
 // Limits that keep a misbehaving client from holding memory or a connection.
-inline constexpr size_t kMaxHttpHeaderBytes = 16 * 1024;
-inline constexpr size_t kMaxHttpBodyBytes = 64 * 1024;
+inline constexpr size_t kMaxHttpHeaderBytes = size_t{16} * 1024;
+inline constexpr size_t kMaxHttpBodyBytes = size_t{64} * 1024;
 inline constexpr std::chrono::seconds kHttpRequestTimeout{10};
 
 class HttpServer {

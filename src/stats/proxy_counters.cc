@@ -33,7 +33,7 @@ void ProxyCounters::add_error(std::string_view sqlstate) {
   int hi = sqlstate.size() >= 2 ? class_digit(sqlstate[0]) : -1;
   int lo = sqlstate.size() >= 2 ? class_digit(sqlstate[1]) : -1;
   if (hi < 0 || lo < 0) hi = lo = class_digit('X');
-  add(slot().errors[static_cast<size_t>(hi * 36 + lo)]);
+  add(slot().errors[static_cast<size_t>(hi) * kSqlstateDigits + static_cast<size_t>(lo)]);
 }
 
 CounterTotals ProxyCounters::totals() const {
@@ -48,8 +48,9 @@ CounterTotals ProxyCounters::totals() const {
   }
   for (size_t c = 0; c < kSqlstateClasses; ++c) {
     if (errors[c] == 0) continue;
-    const int d = static_cast<int>(c);
-    t.errors_by_class[std::string{digit_char(d / 36), digit_char(d % 36)}] = errors[c];
+    const int hi = static_cast<int>(c / kSqlstateDigits);
+    const int lo = static_cast<int>(c % kSqlstateDigits);
+    t.errors_by_class[std::string{digit_char(hi), digit_char(lo)}] = errors[c];
   }
   return t;
 }

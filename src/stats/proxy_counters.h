@@ -18,7 +18,8 @@
 namespace sluice::stats {
 
 // SQLSTATE classes are two characters of [0-9A-Z].
-inline constexpr size_t kSqlstateClasses = 36 * 36;
+inline constexpr size_t kSqlstateDigits = 36;
+inline constexpr size_t kSqlstateClasses = kSqlstateDigits * kSqlstateDigits;
 
 struct CounterTotals {
   std::map<std::string, uint64_t> errors_by_class;  // "42" -> count, classes seen only

@@ -79,7 +79,7 @@ class QueryStats {
   // Bytes of query text the memo keeps per worker; texts longer than kMaxMemoTextBytes
   // are identified on every call instead.
   static constexpr size_t kMemoBytes = size_t{2} * 1024 * 1024;
-  static constexpr size_t kMaxMemoTextBytes = 8 * 1024;
+  static constexpr size_t kMaxMemoTextBytes = size_t{8} * 1024;
 
   explicit QueryStats(size_t capacity);
   ~QueryStats();
