@@ -7,6 +7,7 @@
 #include <tuple>
 
 #include "stats/query_fingerprint.h"
+#include "stats/query_shape.h"
 
 namespace sluice::stats {
 
@@ -79,7 +80,8 @@ void QueryStats::set_entries_per_worker(size_t n) {
 }
 
 QueryRef QueryStats::lookup(std::string_view sql) {
-  if (auto it = memo_index_.find(sql); it != memo_index_.end()) {
+  const uint64_t shape = query_shape_hash(sql);
+  if (auto it = memo_index_.find(shape); it != memo_index_.end()) {
     memo_hits_.store(memo_hits_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
     memo_.splice(memo_.begin(), memo_, it->second);
     return it->second->ref;
@@ -87,20 +89,13 @@ QueryRef QueryStats::lookup(std::string_view sql) {
   memo_misses_.store(memo_misses_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   QueryIdentity id = identify_query(sql);
   QueryRef ref{id.fingerprint, std::make_shared<const std::string>(std::move(id.normalized))};
-  if (sql.size() > kMaxMemoTextBytes) return ref;
-  memo_.push_front({std::string(sql), ref});
-  memo_index_.emplace(memo_.front().sql, memo_.begin());
-  memo_bytes_ += sql.size();
-  evict_memo();
-  return ref;
-}
-
-void QueryStats::evict_memo() {
-  while (memo_bytes_ > kMemoBytes && !memo_.empty()) {
-    memo_bytes_ -= memo_.back().sql.size();
-    memo_index_.erase(memo_.back().sql);
+  memo_.push_front({shape, ref});
+  memo_index_.emplace(shape, memo_.begin());
+  if (memo_.size() > kMemoEntries) {
+    memo_index_.erase(memo_.back().shape);
     memo_.pop_back();
   }
+  return ref;
 }
 
 void QueryStats::record(const QueryRef& query, const QueryLabels& labels,
@@ -133,8 +128,6 @@ size_t QueryStats::size() const {
   std::lock_guard lock(mutex_);
   return entries_.size();
 }
-
-size_t QueryStats::memo_bytes() const { return memo_bytes_; }
 
 QueryStatsSnapshot QueryStats::snapshot() {
   QueryStatsSnapshot out;

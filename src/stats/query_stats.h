@@ -7,8 +7,9 @@
 // copies it. Readers merge every worker's entries (snapshot()).
 //
 // Memory is bounded twice: at most `capacity` entries per worker (least recently updated
-// evicted first, and counted), and the memo from query text to fingerprint holds at most
-// kMemoBytes of text per worker, so the hot path parses a text once, not per call.
+// evicted first, and counted), and a memo from query shape (the text without its
+// constants, query_shape.h) to fingerprint of kMemoEntries per worker, so the hot path
+// parses a query once per shape, not per call.
 #pragma once
 
 #include <atomic>
@@ -76,10 +77,8 @@ struct QueryStatsSnapshot {
 
 class QueryStats {
  public:
-  // Bytes of query text the memo keeps per worker; texts longer than kMaxMemoTextBytes
-  // are identified on every call instead.
-  static constexpr size_t kMemoBytes = size_t{2} * 1024 * 1024;
-  static constexpr size_t kMaxMemoTextBytes = size_t{8} * 1024;
+  // Query shapes the memo keeps per worker (about 100 bytes each, the texts are not kept).
+  static constexpr size_t kMemoEntries = 8192;
 
   explicit QueryStats(size_t capacity);
   ~QueryStats();
@@ -91,12 +90,12 @@ class QueryStats {
   static QueryStats& for_this_thread();
   static void set_entries_per_worker(size_t n);
 
-  // The identity of `sql`, memoised by exact text.
+  // The identity of `sql`, memoised by its shape.
   QueryRef lookup(std::string_view sql);
   void record(const QueryRef& query, const QueryLabels& labels, const QuerySample& sample);
 
   size_t size() const;
-  size_t memo_bytes() const;
+  size_t memo_size() const { return memo_.size(); }
   // Every worker's entries merged by (fingerprint, database, user, application_name).
   static QueryStatsSnapshot snapshot();
   // Drops every worker's entries (tests, and a future RESET).
@@ -104,10 +103,9 @@ class QueryStats {
 
  private:
   struct MemoEntry {
-    std::string sql;
+    uint64_t shape;
     QueryRef ref;
   };
-  void evict_memo();
 
   mutable std::mutex mutex_;
   size_t capacity_;
@@ -118,8 +116,7 @@ class QueryStats {
   // Memo: touched by the owning worker only, so outside mutex_ (the hit and miss counts
   // are single-writer atomics, read for metrics).
   std::list<MemoEntry> memo_;  // most recently used first
-  std::unordered_map<std::string_view, std::list<MemoEntry>::iterator> memo_index_;
-  size_t memo_bytes_ = 0;
+  std::unordered_map<uint64_t, std::list<MemoEntry>::iterator> memo_index_;
   std::atomic<uint64_t> memo_hits_{0};
   std::atomic<uint64_t> memo_misses_{0};
 };

@@ -74,7 +74,7 @@ TEST(QueryStats, BoundedUnderManyDistinctTexts) {
                             " -- padding to make texts longer";
     s.record(s.lookup(sql), labels(), {1, 0, 1, false});
     ASSERT_LE(s.size(), kCapacity);
-    ASSERT_LE(s.memo_bytes(), QueryStats::kMemoBytes);
+    ASSERT_LE(s.memo_size(), QueryStats::kMemoEntries);
   }
   EXPECT_EQ(s.size(), kCapacity);
   const QueryStatsSnapshot snap = QueryStats::snapshot();
