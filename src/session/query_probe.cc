@@ -50,7 +50,9 @@ std::optional<std::vector<std::optional<std::string>>> bind_parameters(protocol:
       continue;
     }
     const std::string_view value = r.take(static_cast<size_t>(len));
-    const int16_t format = formats.empty() ? 0 : formats[formats.size() == 1 ? 0 : i];
+    // One format code applies to all; otherwise one per parameter (a missing one: text).
+    const size_t f = formats.size() == 1 ? 0 : static_cast<size_t>(i);
+    const int16_t format = f < formats.size() ? formats[f] : 0;
     if (r.ok()) out.emplace_back(parameter_text(value, format == 1));
   }
   if (!r.ok()) return std::nullopt;
