@@ -213,6 +213,10 @@ asio::awaitable<void> HttpServer::serve(asio::ip::tcp::socket socket) {
     if (ec || n == 0) co_return;
     data.append(buf, n);
   }
+  if (ok && head_end > kMaxHttpHeaderBytes) {
+    response = plain_error(431, "request headers too large");
+    ok = false;
+  }
   if (ok && !parse_http_head(std::string_view(data).substr(0, head_end), request)) {
     response = plain_error(400, "malformed HTTP request");
     ok = false;

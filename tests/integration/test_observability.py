@@ -306,3 +306,46 @@ def test_query_stats_bounded_under_distinct_texts(pg, sluice, http_port):
     assert body["evictions"] >= 100_000 - limit
     growth = vm_rss_kb(proxy.proc.pid) - rss_early
     assert growth < 20_000, f"RSS grew {growth} KiB after the first 10,000 texts"
+
+
+def test_wait_for_a_server_is_kept_apart(pg, sluice, http_port):
+    """With pool_size 1 held by another client's transaction, a query's wait for the
+    connection counts as wait_time, not as execution time."""
+    config = observed_config(pg, http_port)
+    config["databases"][APP_DB]["pool_size"] = 1
+    proxy = sluice(config)
+    holder = proxy.connect(user=APP_USER, dbname=APP_DB)
+    waiter = proxy.connect(user=APP_USER, dbname=APP_DB)
+    waiter.autocommit = True
+    try:
+        holder.autocommit = True
+        with holder.cursor() as cur:
+            cur.execute("BEGIN")  # holds the only server connection until ROLLBACK
+            cur.execute("SELECT 1")
+        import threading
+        release = threading.Timer(0.4, lambda: holder.cursor().execute("ROLLBACK"))
+        release.start()
+        with waiter.cursor() as cur:
+            cur.execute("SELECT count(*) FROM pg_namespace")  # (aliases are not in fingerprints)
+        release.join()
+    finally:
+        holder.close()
+        waiter.close()
+    [entry] = entries_for(http_port, "pg_namespace")
+    assert entry["calls"] == 1
+    assert entry["wait_time_ms"] >= 300, entry
+    assert entry["total_time_ms"] < 300, entry
+
+
+def test_malformed_http_is_refused_and_harmless(proxy, http_port):
+    for raw in (b"NONSENSE\r\n\r\n", b"GET / HTTP/1.1\r\nbroken header\r\n\r\n",
+                b"GET /metrics HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 20000 + b"\r\n\r\n",
+                b"POST /api/v1/reload HTTP/1.1\r\nContent-Length: 999999999\r\n\r\n"):
+        with socket.create_connection(("127.0.0.1", http_port), timeout=5) as s:
+            s.sendall(raw)
+            answer = s.recv(4096)
+        assert answer.split(b" ")[1] in (b"400", b"413", b"431"), answer[:80]
+    with socket.create_connection(("127.0.0.1", http_port), timeout=5) as s:
+        s.sendall(b"GET /health HTTP/1.1\r\n")  # then goes quiet: cut off, not held forever
+    assert request(url(http_port, "/health")).status == 200
+    proxy.psql("SELECT 1", user=APP_USER, dbname=APP_DB)
