@@ -14,6 +14,8 @@ using net::kNoThrow;
 
 namespace {
 
+constexpr std::chrono::milliseconds kAcceptBackoff{50};
+
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -181,6 +183,9 @@ asio::awaitable<void> HttpServer::accept_loop() {
     if (ec) {
       if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
       spdlog::warn("admin HTTP accept failed: {}", ec.message());
+      // Out of descriptors, say: wait a little instead of spinning on the error.
+      asio::steady_timer backoff(acceptor_.get_executor(), kAcceptBackoff);
+      co_await backoff.async_wait(kNoThrow);
       continue;
     }
     asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
