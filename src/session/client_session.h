@@ -131,8 +131,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ParamMap wanted_params_;
   bool track_statements_ = false;  // transaction mode with max_prepared_statements > 0
   std::unique_ptr<PreparedStatements> prepared_;  // then, from the client's first message
-  std::unique_ptr<QueryProbe> probe_;  // statistics and slow-query log, from the first message
-  uint8_t pins_ = 0;                   // bit per router::PinReason; non-zero keeps the lease
+  uint8_t pins_ = 0;  // bit per router::PinReason; non-zero keeps the lease
   // SET/RESET of non-reported parameters sent but not yet known to have taken effect:
   // applied at the next ReadyForQuery 'I' unless an error came or the transaction that
   // held them did not commit.
@@ -142,6 +141,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool settings_committed_ = false;  // ... and it ended with COMMIT
   ParamMap startup_params_;          // for RESET ALL
   std::string wanted_fingerprint_;   // params_fingerprint(wanted_params_)
+
+  // Query statistics and the slow-query log; created with the client's first message.
+  std::unique_ptr<QueryProbe> probe_;
 };
 
 }  // namespace sluice::session
