@@ -13,6 +13,7 @@ PACKAGES=(
   postgresql-15 postgresql-client-15 pgbouncer pgpool2
   python3 python3-pytest python3-psycopg2 python3-psycopg nodejs
   procps iproute2 util-linux openssl
+  prometheus  # promtool: tests check /metrics and deploy/prometheus/alerts.yml
 )
 # npm for tests/integration/test_driver_node.py. NodeSource's nodejs bundles npm and
 # conflicts with Debian's npm package, so ask for Debian's only when no npm is present.
@@ -39,6 +40,8 @@ fi
 if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
   systemctl disable --now pgbouncer >/dev/null 2>&1 || true
   systemctl disable --now pgpool2 >/dev/null 2>&1 || true
+  systemctl disable --now prometheus >/dev/null 2>&1 || true
 fi
 service pgbouncer stop >/dev/null 2>&1 || true
 service pgpool2 stop >/dev/null 2>&1 || true
+service prometheus stop >/dev/null 2>&1 || true

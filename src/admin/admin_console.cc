@@ -56,6 +56,7 @@ asio::awaitable<Outcome> show_help(Request r);
 asio::awaitable<Outcome> reload_command(Request r);
 asio::awaitable<Outcome> pause_command(Request r);
 asio::awaitable<Outcome> resume_command(Request r);
+asio::awaitable<Outcome> reconnect_command(Request r);
 asio::awaitable<Outcome> shutdown_command(Request r);
 
 // The dispatch table; SHOW HELP and the unknown-command error are generated from it.
@@ -71,9 +72,11 @@ constexpr Command kCommands[] = {
     {"SHOW VERSION", "", Access::kStats, show<show_version>},
     {"SHOW PINS", "", Access::kStats, show<show_pins>},
     {"SHOW HOSTS", "", Access::kStats, show<show_hosts>},
+    {"SHOW QUERIES", "", Access::kStats, show<show_queries>},
     {"RELOAD", "", Access::kAdmin, reload_command},
     {"PAUSE", "[<db>]", Access::kAdmin, pause_command},
     {"RESUME", "[<db>]", Access::kAdmin, resume_command},
+    {"RECONNECT", "[<db>]", Access::kAdmin, reconnect_command},
     {"SHUTDOWN", "", Access::kAdmin, shutdown_command},
 };
 
@@ -193,6 +196,18 @@ asio::awaitable<Outcome> resume_command(Request r) {
   co_return Outcome::kOk;
 }
 
+asio::awaitable<Outcome> reconnect_command(Request r) {
+  auto dbs = targets(r);
+  if (!dbs) co_return Outcome::kError;
+  spdlog::info("admin console: RECONNECT {} by {}", r.arg.empty() ? "(all)" : r.arg, r.self.user);
+  const std::set<std::string> names = names_of(*dbs);
+  for (const auto& p : r.ctx.pools.all()) {
+    if (names.count(p->database())) p->reconnect();
+  }
+  protocol::append_command_complete(r.out, "RECONNECT");
+  co_return Outcome::kOk;
+}
+
 asio::awaitable<Outcome> shutdown_command(Request r) {
   if (!r.ctx.request_shutdown) {
     append_failure(r.out, sqlstate::kFeatureNotSupported, "SHUTDOWN is not available");
@@ -254,9 +269,14 @@ bool listed(const std::vector<std::string>& users, const std::string& user) {
   return std::ranges::find(users, user) != users.end();
 }
 
-// One command of a Query message: parse, check the caller's rights, run.
-asio::awaitable<Outcome> run_command(server::ProxyContext& ctx, const session::ClientInfo& self,
-                                     std::string_view text, std::string& out) {
+struct Parsed {
+  const Command* cmd = nullptr;  // null: the error is in `out`
+  std::string arg;
+};
+
+// Finds the command and its argument; appends the error for an unknown command or
+// wrong arguments.
+Parsed parse_command(std::string_view text, std::string& out) {
   const std::vector<std::string_view> words = split_words(text);
   size_t used = 0;
   const Command* cmd = find_command(words, &used);
@@ -264,7 +284,7 @@ asio::awaitable<Outcome> run_command(server::ProxyContext& ctx, const session::C
     append_failure(out, sqlstate::kSyntaxError,
                    fmt::format("invalid command '{}', use SHOW HELP; valid commands: {}", text,
                                command_list("; ")));
-    co_return Outcome::kError;
+    return {};
   }
   const size_t extra = words.size() - used;
   if (extra > (cmd->arg.empty() ? 0u : 1u)) {
@@ -272,8 +292,17 @@ asio::awaitable<Outcome> run_command(server::ProxyContext& ctx, const session::C
         cmd->arg.empty() ? std::string(cmd->name) : fmt::format("{} {}", cmd->name, cmd->arg);
     append_failure(out, sqlstate::kSyntaxError,
                    fmt::format("invalid command '{}', usage: {}", text, usage));
-    co_return Outcome::kError;
+    return {};
   }
+  return {cmd, extra ? unquote(words.back()) : std::string()};
+}
+
+// One command of a Query message: parse, check the caller's rights, run.
+asio::awaitable<Outcome> run_command(server::ProxyContext& ctx, const session::ClientInfo& self,
+                                     std::string_view text, std::string& out) {
+  const Parsed parsed = parse_command(text, out);
+  if (parsed.cmd == nullptr) co_return Outcome::kError;
+  const Command* cmd = parsed.cmd;
   // Rights are checked per command against the current config, so RELOAD can revoke them.
   const auto cfg = ctx.config();
   const bool admin = listed(cfg->admin_users, self.user);
@@ -284,8 +313,7 @@ asio::awaitable<Outcome> run_command(server::ProxyContext& ctx, const session::C
                                cmd->name, cmd->access == Access::kStats ? " or stats_users" : ""));
     co_return Outcome::kError;
   }
-  const std::string arg = extra ? unquote(words.back()) : std::string();
-  co_return co_await cmd->run(Request{ctx, self, arg, out});
+  co_return co_await cmd->run(Request{ctx, self, parsed.arg, out});
 }
 
 // A simple Query: commands separated by ';' run in order until one fails, like a
@@ -320,6 +348,26 @@ bool is_extended(char type) {
 }
 
 }  // namespace
+
+asio::awaitable<std::string> run_trusted_command(server::ProxyContext& ctx, std::string_view text,
+                                                 std::string_view caller) {
+  std::string out;
+  const Parsed parsed = parse_command(text, out);
+  Outcome outcome = Outcome::kError;
+  if (parsed.cmd != nullptr && parsed.cmd->name != "SHUTDOWN") {
+    session::ClientInfo self;
+    self.user = std::string(caller);
+    outcome = co_await parsed.cmd->run(Request{ctx, self, parsed.arg, out});
+  }
+  if (outcome == Outcome::kOk) co_return std::string();
+  // The reply is an ErrorResponse: its message is the error.
+  if (out.size() > protocol::kHeaderSize && out[0] == 'E') {
+    const auto* body = reinterpret_cast<const uint8_t*>(out.data()) + protocol::kHeaderSize;
+    const auto fields = protocol::parse_error_fields({body, out.size() - protocol::kHeaderSize});
+    if (auto it = fields.find('M'); it != fields.end()) co_return it->second;
+  }
+  co_return fmt::format("{} failed", text);
+}
 
 asio::awaitable<void> run_admin_console(server::ProxyContext& ctx, net::Stream& client,
                                         net::ReadBuffer& in, const session::ClientInfo& self) {

@@ -20,4 +20,10 @@ namespace sluice::admin {
 asio::awaitable<void> run_admin_console(server::ProxyContext& ctx, net::Stream& client,
                                         net::ReadBuffer& in, const session::ClientInfo& self);
 
+// Runs one console command (PAUSE app, RELOAD, ...) for a caller that authenticated
+// elsewhere (the HTTP API); SHUTDOWN is refused. Returns "" on success, else the error
+// message the console would have sent.
+asio::awaitable<std::string> run_trusted_command(server::ProxyContext& ctx, std::string_view text,
+                                                 std::string_view caller);
+
 }  // namespace sluice::admin

@@ -48,14 +48,6 @@ std::string configured_pool_mode(const config::Config& cfg, const std::string& d
   return resolved ? config::to_string(cfg.pool_settings_for(*resolved).pool_mode) : "";
 }
 
-struct PoolLine {
-  int64_t cl_active = 0;
-  int64_t cl_waiting = 0;
-  pool::PoolSnapshot sv;
-  int64_t max_wait_us = 0;
-  std::optional<std::string> mode;
-};
-
 std::optional<std::string> id_or_null(uint64_t id) {
   if (id == 0) return std::nullopt;
   return std::to_string(id);
@@ -63,14 +55,15 @@ std::optional<std::string> id_or_null(uint64_t id) {
 
 }  // namespace
 
-void show_pools(server::ProxyContext& ctx, std::string& out) {
+PoolLines collect_pool_lines(server::ProxyContext& ctx) {
   const auto cfg = ctx.config();
-  std::map<std::pair<std::string, std::string>, PoolLine> lines;  // sorted like PgBouncer
+  PoolLines lines;
   for (const auto& p : ctx.pools.all()) {
     PoolLine& l = lines[{p->database(), p->user()}];
     l.sv = p->snapshot();
     l.max_wait_us = l.sv.max_wait.count();
     l.mode = config::to_string(p->options().settings.pool_mode);
+    l.pool = p;
   }
   const int64_t now = now_us();
   for (const auto& c : ctx.clients.all()) {
@@ -84,10 +77,15 @@ void show_pools(server::ProxyContext& ctx, std::string& out) {
       ++l.cl_active;
     }
   }
-
-  std::vector<Row> rows;
   for (auto& [key, l] : lines) {
     if (!l.mode) l.mode = configured_pool_mode(*cfg, key.first);
+  }
+  return lines;
+}
+
+void show_pools(server::ProxyContext& ctx, std::string& out) {
+  std::vector<Row> rows;
+  for (auto& [key, l] : collect_pool_lines(ctx)) {
     // Cancel requests are relayed on their own short-lived connections and never queue,
     // so the *_cancel* columns stay 0; servers have no "used"/"tested" states here.
     rows.push_back({key.first, key.second, num(l.cl_active), num(l.cl_waiting), num(0), num(0),

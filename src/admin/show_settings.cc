@@ -101,14 +101,7 @@ void show_stats(server::ProxyContext& ctx, std::string& out) {
   per_db[std::string(kAdminDatabase)];
   for (const auto& p : ctx.pools.all()) {
     const stats::Totals t = p->stats().totals();
-    stats::Totals& sum = per_db[p->database()];
-    sum.xact_count += t.xact_count;
-    sum.query_count += t.query_count;
-    sum.bytes_received += t.bytes_received;
-    sum.bytes_sent += t.bytes_sent;
-    sum.xact_time_us += t.xact_time_us;
-    sum.query_time_us += t.query_time_us;
-    sum.wait_time_us += t.wait_time_us;
+    per_db[p->database()] += t;
   }
   // Rates are per second since start; PgBouncer uses its last stats_period instead.
   const auto uptime = std::chrono::duration_cast<std::chrono::seconds>(
@@ -224,16 +217,32 @@ constexpr Setting kSettings[] = {
     {"server_ca", [](C c) { return c.server_tls.ca_file; }, false},
     {"admin_users", [](C c) { return fmt::format("{}", fmt::join(c.admin_users, ", ")); }, true},
     {"stats_users", [](C c) { return fmt::format("{}", fmt::join(c.stats_users, ", ")); }, true},
+    {"admin_listen", [](C c) { return c.admin_listen ? listen({*c.admin_listen}) : std::string(); },
+     false},
+    // Never shown: whether one is set is all a reader needs.
+    {"admin_token", [](C c) { return std::string(c.admin_token.empty() ? "" : "(set)"); }, true},
+    {"query_stats", [](C c) { return boolean(c.query_stats); }, true},
+    {"query_stats_max", [](C c) { return std::to_string(c.query_stats_max); }, false},
+    {"slow_query_threshold", [](C c) { return duration(c.slow_query_threshold); }, true},
+    {"slow_query_log", [](C c) { return c.slow_query_log; }, true},
+    {"log_parameters", [](C c) { return boolean(c.log_parameters); }, true},
 };
 
 }  // namespace
 
-void show_config(server::ProxyContext& ctx, std::string& out) {
-  const auto cfg = ctx.config();
+std::vector<SettingValue> settings_of(const config::Config& cfg) {
   const config::Config defaults;
-  std::vector<Row> rows;
+  std::vector<SettingValue> out;
   for (const Setting& s : kSettings) {
-    rows.push_back({text(s.key), s.value(*cfg), s.value(defaults), s.changeable ? "yes" : "no"});
+    out.push_back({std::string(s.key), s.value(cfg), s.value(defaults), s.changeable});
+  }
+  return out;
+}
+
+void show_config(server::ProxyContext& ctx, std::string& out) {
+  std::vector<Row> rows;
+  for (const SettingValue& s : settings_of(*ctx.config())) {
+    rows.push_back({s.key, s.value, s.default_value, s.changeable ? "yes" : "no"});
   }
   append_result(out, columns("ssss", {"key", "value", "default", "changeable"}), rows);
 }

@@ -81,6 +81,12 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
     cfg.io_backend =
         flag_choice("--io-backend", *o.io_backend, parse_io_backend, kIoBackendChoices);
   }
+  if (o.admin_listen) {
+    std::string reason;
+    std::optional<HostPort> hp = parse_listen_address(*o.admin_listen, &reason);
+    if (!hp) bad_flag("--admin-listen", quote(*o.admin_listen), kListenForm, reason);
+    cfg.admin_listen = *hp;
+  }
   if (o.log_level) {
     if (!is_valid_log_level(*o.log_level)) {
       bad_flag("--log-level", quote(*o.log_level), kLogLevelChoices);
@@ -88,7 +94,7 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
     cfg.log_level = *o.log_level;
   }
   return o.listen || o.server || o.pool_mode || o.pool_size || o.auth_type || o.auth_file ||
-         o.admin_users || o.workers || o.io_backend || o.log_level;
+         o.admin_users || o.workers || o.io_backend || o.log_level || o.admin_listen;
 }
 
 }  // namespace
@@ -128,6 +134,10 @@ void add_serve_options(CLI::App& cmd, CliOverrides& o) {
                  "Kernel interface of the event loops: io_uring, epoll, or auto (io_uring "
                  "where the kernel allows it; default)")
       ->type_name("auto|io_uring|epoll");
+  cmd.add_option("--admin-listen", o.admin_listen,
+                 "HTTP endpoint for /metrics, /health, /ready and the JSON API /api/v1/ "
+                 "(beyond loopback it needs admin.admin_token in the config file)")
+      ->type_name("HOST:PORT");
   cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn or error (default info)")
       ->type_name("LEVEL");
 }

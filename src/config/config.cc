@@ -229,6 +229,7 @@ class Checker {
     check_server();
     check_pool(cfg_.pool, "pool.", std::nullopt);
     check_auth_and_tls();
+    check_admin_listen();
     for (const auto& [name, db] : cfg_.databases) check_database(name, db);
   }
 
@@ -252,6 +253,22 @@ class Checker {
           fmt::format("{} sets sslmode={}, which needs tls.server_ca (the CA file that signed "
                       "the server certificate)",
                       key, to_string(*db.sslmode)));
+    }
+  }
+
+  // The HTTP API can pause pools and read statistics: beyond loopback it needs a token.
+  void check_admin_listen() const {
+    if (!cfg_.admin_listen) return;
+    const HostPort& hp = *cfg_.admin_listen;
+    if (hp.host.empty() || hp.port == 0) {
+      fail(invalid_value_message("admin.admin_listen",
+                                 quote(fmt::format("{}:{}", hp.host, hp.port)), kListenForm));
+    }
+    if (!is_loopback_host(hp.host) && cfg_.admin_token.empty()) {
+      fail(fmt::format(
+          "admin.admin_listen = \"{}:{}\" listens beyond loopback and needs admin.admin_token "
+          "(a bearer token HTTP clients send as \"Authorization: Bearer TOKEN\")",
+          hp.host, hp.port));
     }
   }
 
@@ -379,6 +396,10 @@ class Checker {
 };
 
 }  // namespace
+
+bool is_loopback_host(std::string_view host) {
+  return host == "localhost" || host == "::1" || host.starts_with("127.");
+}
 
 void validate_config(const Config& cfg, std::string_view source_name) {
   Checker(cfg, source_name).run();

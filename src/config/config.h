@@ -124,6 +124,17 @@ struct Config {
   // [admin]
   std::vector<std::string> admin_users;
   std::vector<std::string> stats_users;
+  // HTTP endpoint for /metrics, /health, /ready and /api/v1/ (docs/observability.md);
+  // unset = off. Beyond loopback, admin_token is required.
+  std::optional<HostPort> admin_listen;
+  std::string admin_token;  // bearer token; required from non-loopback peers
+
+  // [stats]
+  bool query_stats = true;         // per-fingerprint query statistics
+  int query_stats_max = 5000;      // fingerprint entries kept, across all workers
+  Millis slow_query_threshold{0};  // 0 = no slow-query log
+  std::string slow_query_log;      // JSON lines file; empty = only /api/v1/slow_queries
+  bool log_parameters = false;     // Bind parameters in the slow-query log
 
   // Default backend for database names not listed in [databases.*]
   // (set by --server or [server] default_server). Its name field is unused.

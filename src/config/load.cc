@@ -82,7 +82,8 @@ std::string repr(const toml::node& n) {
   return out;
 }
 
-constexpr std::string_view kSections[] = {"server", "pool", "auth", "tls", "admin", "databases"};
+constexpr std::string_view kSections[] = {"server", "pool",  "auth",     "tls",
+                                          "admin",  "stats", "databases"};
 
 class Loader {
  public:
@@ -131,6 +132,7 @@ class Loader {
   std::vector<Field> auth_fields(Config& c) const;
   std::vector<Field> tls_fields(Config& c) const;
   std::vector<Field> admin_fields(Config& c) const;
+  std::vector<Field> stats_fields(Config& c) const;
   std::vector<Field> database_fields(DatabaseConfig& db, std::vector<std::string>& conn_keys,
                                      std::optional<std::string>& url_key) const;
   void load_databases(const toml::table& t, Config& c) const;
@@ -328,6 +330,34 @@ std::vector<Loader::Field> Loader::admin_fields(Config& c) const {
   return {
       {"users", [&](auto& v, auto& k) { c.admin_users = names(v, k); }},
       {"stats_users", [&](auto& v, auto& k) { c.stats_users = names(v, k); }},
+      {"admin_listen",
+       [&](auto& v, auto& k) {
+         const std::vector<HostPort> one = listen(v, k);
+         if (one.size() != 1) invalid(k, v, "one \"HOST:PORT\"");
+         c.admin_listen = one.front();
+       }},
+      {"admin_token", [&](auto& v, auto& k) { c.admin_token = string(v, k); }},
+  };
+}
+
+std::vector<Loader::Field> Loader::stats_fields(Config& c) const {
+  return {
+      {"query_stats", [&](auto& v, auto& k) { c.query_stats = boolean(v, k); }},
+      {"query_stats_max",
+       [&](auto& v, auto& k) {
+         c.query_stats_max = static_cast<int>(integer(v, k, kQueryStatsMaxRange));
+       }},
+      {"slow_query_threshold",
+       [&](auto& v, auto& k) {
+         // Integers are milliseconds here (the unit the key is documented in).
+         if (const auto* i = v.as_integer(); i && i->get() >= 0 && i->get() <= kMaxDurationMs) {
+           c.slow_query_threshold = Millis(i->get());
+         } else {
+           c.slow_query_threshold = duration(v, k, true);
+         }
+       }},
+      {"slow_query_log", [&](auto& v, auto& k) { c.slow_query_log = string(v, k); }},
+      {"log_parameters", [&](auto& v, auto& k) { c.log_parameters = boolean(v, k); }},
   };
 }
 
@@ -403,7 +433,7 @@ std::vector<std::string_view> Loader::sections_with_key(std::string_view key) co
   std::vector<std::pair<std::string_view, std::vector<Field>>> sections = {
       {"server", server_fields(scratch)}, {"pool", pool_fields(scratch)},
       {"auth", auth_fields(scratch)},     {"tls", tls_fields(scratch)},
-      {"admin", admin_fields(scratch)},
+      {"admin", admin_fields(scratch)},   {"stats", stats_fields(scratch)},
   };
   std::vector<std::string_view> found;
   for (const auto& [section, fields] : sections) {
@@ -434,6 +464,8 @@ Config Loader::load(const toml::table& root) {
       apply_fields(*t, section, tls_fields(c));
     } else if (name == "admin") {
       apply_fields(*t, section, admin_fields(c));
+    } else if (name == "stats") {
+      apply_fields(*t, section, stats_fields(c));
     } else if (name == "databases") {
       load_databases(*t, c);
     } else if (t == nullptr) {

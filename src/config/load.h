@@ -52,6 +52,7 @@ inline constexpr IntRange kMaxPreparedStatementsRange{0, 100000};
 inline constexpr IntRange kMaxDbConnectionsRange{0, 1000000};
 inline constexpr IntRange kPortRange{1, 65535};
 inline constexpr IntRange kBreakerFailuresRange{0, 1000000};
+inline constexpr IntRange kQueryStatsMaxRange{16, 10000000};
 inline constexpr int64_t kMaxDurationMs = int64_t{8760} * 3600 * 1000;  // 8760h = 365 days
 
 inline constexpr std::string_view kPoolModeChoices = "session, transaction";
@@ -64,6 +65,9 @@ inline constexpr std::string_view kListenForm = "HOST:PORT (IPv6 as [::1]:6432)"
 
 // Parses "HOST:PORT" or "[IPv6]:PORT"; on failure returns nullopt and sets *reason.
 std::optional<HostPort> parse_listen_address(std::string_view s, std::string* reason);
+
+// 127.0.0.0/8, ::1 or localhost.
+bool is_loopback_host(std::string_view host);
 
 // "250ms", "30s", "5m", "1h" -> milliseconds; -1 if malformed or above kMaxDurationMs.
 int64_t parse_duration_ms(std::string_view s);

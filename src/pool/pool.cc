@@ -68,7 +68,8 @@ bool Pool::db_cap_blocks_locked() const {
 }
 
 bool Pool::expired_locked(const ServerConnection& conn, Clock::time_point now) const {
-  return options_.server_lifetime.count() > 0 && now - conn.created >= options_.server_lifetime;
+  return (options_.server_lifetime.count() > 0 && now - conn.created >= options_.server_lifetime) ||
+         conn.created < reconnect_before_;
 }
 
 void DatabaseState::add_pool(const std::shared_ptr<Pool>& pool) {
@@ -421,8 +422,7 @@ void Pool::release(ServerPtr conn) {
   conn->client_id = 0;
   std::unique_lock lock(mutex_);
   forget(conn.get());
-  const bool expired = options_.server_lifetime.count() > 0 &&
-                       conn->last_used - conn->created >= options_.server_lifetime;
+  const bool expired = expired_locked(*conn, conn->last_used);
   const bool reusable =
       !conn->broken && conn->tx_status == 'I' && conn->stream.is_open() && !expired;
   if (!reusable) {
@@ -534,6 +534,14 @@ void Pool::close_idle() {
     db_->total -= static_cast<int>(to_close.size());
   }
   for (auto& c : to_close) c->stream.close();
+}
+
+void Pool::reconnect() {
+  {
+    std::lock_guard lock(mutex_);
+    reconnect_before_ = Clock::now();
+  }
+  close_idle();
 }
 
 void Pool::kick() {

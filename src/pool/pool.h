@@ -93,6 +93,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void maintain(const asio::any_io_executor& ex);
   // Closes every idle connection (RELOAD with changed targets, SHUTDOWN).
   void close_idle();
+  // Closes every connection opened until now: idle ones at once, leased ones when they
+  // come back (RECONNECT).
+  void reconnect();
   // Hands idle connections and free slots to waiting clients (after RESUME).
   void kick();
   // Closes the longest-idle connection, if any (see DatabaseState::evict_idle_except).
@@ -167,6 +170,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   FlatStringMap server_params_;
   uint64_t next_id_ = 1;
   Clock::time_point wake_at_ = Clock::time_point::max();  // a scheduled wake_connect_locked()
+  Clock::time_point reconnect_before_{};  // connections created earlier are not reused
 };
 
 }  // namespace sluice::pool

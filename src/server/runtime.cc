@@ -7,12 +7,15 @@
 #include <future>
 #include <stdexcept>
 
+#include "admin/http_api.h"
 #include "config/load.h"
 #include "net/no_throw.h"
 #include "server/io_backend.h"
 #include "session/client_session.h"
 #include "session/worker_sessions.h"
 #include "stats/pool_stats.h"
+#include "stats/proxy_counters.h"
+#include "stats/query_stats.h"
 
 namespace sluice::server {
 
@@ -43,6 +46,10 @@ Runtime::Runtime(config::CliOverrides overrides, std::shared_ptr<const config::C
     w->index = i + 1;
     workers_.push_back(std::move(w));
   }
+  stats::install_counters(n);
+  // stats.query_stats_max bounds all workers together.
+  stats::QueryStats::set_entries_per_worker(
+      static_cast<size_t>(std::max(1, cfg->query_stats_max / n)));
   ctx_ = std::make_unique<ProxyContext>(cfg, n);
   ctx_->set_config(cfg, std::move(users));
   ctx_->set_client_tls(make_client_tls(cfg->client_tls));
@@ -89,6 +96,19 @@ void Runtime::listen() {
       w->acceptors.push_back(std::move(acceptor));
     }
   }
+}
+
+void Runtime::start_http() {
+  const auto cfg = ctx_->config();
+  if (!cfg->admin_listen) return;
+  const config::HostPort hp = *cfg->admin_listen;
+  http_ = std::make_unique<admin::HttpServer>(
+      http_io_, hp.host, hp.port,
+      [ctx = ctx_.get()](const admin::HttpRequest& r) { return admin::handle_http(*ctx, r); });
+  http_->start();
+  http_thread_ = std::thread([this] { http_io_.run(); });
+  spdlog::info("admin HTTP endpoint on {}:{} (/metrics, /health, /ready, /api/v1/)", hp.host,
+               hp.port);
 }
 
 asio::awaitable<void> Runtime::accept_loop(asio::ip::tcp::acceptor& acceptor) {
@@ -163,11 +183,13 @@ void Runtime::shutdown() {
   spdlog::info("shutting down");
   signals_.cancel();
   for (auto& w : workers_) w->io.stop();
+  http_io_.stop();
   main_io_.stop();
 }
 
 int Runtime::run() {
   listen();
+  start_http();
   for (auto& w : workers_) {
     for (auto& a : w->acceptors) asio::co_spawn(w->io, accept_loop(*a), asio::detached);
     asio::co_spawn(w->io, sweep_loop(), asio::detached);
@@ -205,6 +227,8 @@ int Runtime::run() {
     w->io.stop();
     if (w->thread.joinable()) w->thread.join();
   }
+  http_io_.stop();
+  if (http_thread_.joinable()) http_thread_.join();
   // Server connections leased across workers make an orderly teardown of every event
   // loop fragile; the process exits here and the kernel closes every socket, which
   // makes each server roll back whatever its client left open.

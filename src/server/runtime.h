@@ -2,8 +2,10 @@
 // pool maintenance, signals, RELOAD and SHUTDOWN.
 //
 // Threads: the main thread runs main_io_ (signals, maintenance, reload); worker i runs
-// workers_[i]->io and owns the sessions it accepted. Each worker has its own listening
-// socket per address (SO_REUSEPORT), so the kernel spreads new connections over workers.
+// workers_[i]->io and owns the sessions it accepted; with admin_listen, one more thread
+// runs http_io_ (the HTTP endpoints, whose RELOAD blocks until the main thread ran it). Each worker
+// has its own listening socket per address (SO_REUSEPORT), so the kernel spreads new connections
+// over workers.
 #pragma once
 
 #include <asio.hpp>
@@ -11,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "admin/http_server.h"
 #include "config/cli_overrides.h"
 #include "server/context.h"
 
@@ -34,6 +37,7 @@ class Runtime {
   };
 
   void listen();
+  void start_http();
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
   asio::awaitable<void> sweep_loop();
   asio::awaitable<void> maintenance_loop();
@@ -45,6 +49,9 @@ class Runtime {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<ProxyContext> ctx_;
   asio::signal_set signals_{main_io_};
+  asio::io_context http_io_{1};
+  std::unique_ptr<admin::HttpServer> http_;
+  std::thread http_thread_;
 };
 
 }  // namespace sluice::server

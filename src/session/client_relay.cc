@@ -226,6 +226,7 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
           std::make_unique<PreparedStatements>(static_cast<size_t>(cfg_->max_prepared_statements));
       update_statement_name_context();
     }
+    if (!probe_) probe_ = std::make_unique<QueryProbe>(*info_, *cfg_);
     if (prepared_ && !server_ && transaction_idle_between_leases()) {
       std::string answers;
       if (prepared_->answer_prepare_batch(in_.data(), answers)) {
@@ -245,8 +246,9 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
     const bool pinning = mode_ == config::PoolMode::kTransaction;
     ScanResult scan = client_scan_.scan(
         in_.data(),
-        [track, pinning](char type) {
-          return (pinning && (type == 'Q' || type == 'P')) || (track && is_statement_message(type));
+        [track, pinning, probe = probe_.get()](char type) {
+          return (pinning && (type == 'Q' || type == 'P')) ||
+                 (track && is_statement_message(type)) || probe->reads_body(type);
         },
         [&](char type, std::span<const uint8_t> body, bool complete, size_t offset) {
           if (type == 'X') {
@@ -254,6 +256,7 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
             return ScanAction::kStopBefore;
           }
           count_client_message(type);
+          probe_->on_client_message(type, body, prepared_.get());
           if (pinning && complete && (type == 'Q' || type == 'P')) {
             protocol::BodyReader r(body);
             if (type == 'P') r.cstr();  // the statement name
@@ -371,9 +374,10 @@ asio::awaitable<void> ClientSession::server_pump() {
     Splicer splice(server.in.data());
     ScanResult scan = server_scan_.scan(
         server.in.data(),
-        [track, settling = mode_ == config::PoolMode::kTransaction](char type) {
+        [track, settling = mode_ == config::PoolMode::kTransaction,
+         probing = probe_ != nullptr](char type) {
           return type == 'Z' || type == 'S' || type == 'E' || (track && is_completion(type)) ||
-                 (settling && type == 'C');
+                 ((settling || probing) && type == 'C');
         },
         [&](char type, std::span<const uint8_t> body, bool, size_t offset) {
           saw_idle_rfq = false;
@@ -390,6 +394,7 @@ asio::awaitable<void> ClientSession::server_pump() {
             // ReadyForQuery) never happened for the client.
             if (!forward && (type == 'E' || type == 'Z')) return ScanAction::kForward;
           }
+          if (probe_ && QueryProbe::watches(type)) probe_->on_server_message(type, body);
           if (type == 'Z' && !body.empty()) {
             tx_status_ = static_cast<char>(body[0]);
             server.tx_status = tx_status_;

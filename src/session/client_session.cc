@@ -314,6 +314,7 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   info_->wait_start_us.store(now_us(), std::memory_order_relaxed);
   pool::AcquireResult r = co_await pool_->acquire();
   pool_->stats().add_wait(static_cast<uint64_t>(r.waited.count()));
+  if (probe_) probe_->on_lease_wait(static_cast<uint64_t>(r.waited.count()));
   if (!r.conn) {
     set_state(ClientState::kIdle);
     std::string out;

@@ -26,6 +26,7 @@
 #include "session/client_registry.h"
 #include "session/message_scanner.h"
 #include "session/prepared_statements.h"
+#include "session/query_probe.h"
 #include "session/session_params.h"
 #include "session/worker_sessions.h"
 
@@ -144,6 +145,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool settings_committed_ = false;  // ... and it ended with COMMIT
   ParamMap startup_params_;          // for RESET ALL
   std::string wanted_fingerprint_;   // params_fingerprint(wanted_params_)
+
+  // Query statistics and the slow-query log; created with the client's first message.
+  std::unique_ptr<QueryProbe> probe_;
 };
 
 }  // namespace sluice::session

@@ -10,6 +10,7 @@
 #include "protocol/frame.h"
 #include "protocol/reader.h"
 #include "protocol/sha256.h"
+#include "stats/proxy_counters.h"
 
 namespace sluice::session {
 
@@ -135,7 +136,9 @@ void PreparedStatements::keep_sent(char type, std::string_view sent) {
 
 void PreparedStatements::ensure_prepared(const Statement& st, pool::ServerStatementCache& server,
                                          std::string& out) {
-  if (server.contains(st.server_name)) {
+  const bool hit = server.contains(st.server_name);
+  stats::counters().add_statement_cache(hit);
+  if (hit) {
     server.touch(st.server_name);
     return;
   }
@@ -186,7 +189,9 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
       Statement st{std::move(query), std::move(types), {}};
       st.server_name = server_statement_name(st.query, st.param_types);
       const Statement& saved = statements_[name] = std::move(st);
-      if (server.contains(saved.server_name)) {
+      const bool hit = server.contains(saved.server_name);
+      stats::counters().add_statement_cache(hit);
+      if (hit) {
         server.touch(saved.server_name);
         push({'P', ResponseRoute::kAnswer, bare_message('1'), {}, {}});
         return true;

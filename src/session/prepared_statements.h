@@ -97,6 +97,11 @@ class PreparedStatements {
   void set_name_context(std::string context) { name_context_ = std::move(context); }
 
   bool idle() const { return pending_.empty(); }
+  // The text of the client's statement `name` (query statistics); null when unknown.
+  const std::string* query_of(std::string_view name) const {
+    const auto it = statements_.find(std::string(name));
+    return it == statements_.end() ? nullptr : &it->second.query;
+  }
   // The lease ended abnormally: forget requests in flight.
   void reset_pending() {
     pending_.clear();

@@ -1,0 +1,196 @@
+#include "admin/metrics.h"
+
+#include <set>
+
+#include "admin/show_commands.h"
+#include "admin/show_util.h"
+#include "router/statement_classifier.h"
+#include "stats/process_stats.h"
+#include "stats/prometheus_text.h"
+#include "stats/proxy_counters.h"
+#include "stats/query_stats.h"
+
+namespace sluice::admin {
+
+namespace {
+
+constexpr double kMicrosPerSecond = 1e6;
+
+using Lines = PoolLines;
+
+double seconds(uint64_t us) { return static_cast<double>(us) / kMicrosPerSecond; }
+
+void pool_gauges(stats::PrometheusText& m, const Lines& lines) {
+  m.family("sluice_pool_clients", "gauge", "Logged-in clients per pool by state.");
+  for (const auto& [key, l] : lines) {
+    const auto& [db, user] = key;
+    m.sample("sluice_pool_clients", {{"database", db}, {"user", user}, {"state", "active"}},
+             static_cast<uint64_t>(l.cl_active));
+    m.sample("sluice_pool_clients", {{"database", db}, {"user", user}, {"state", "waiting"}},
+             static_cast<uint64_t>(l.cl_waiting));
+  }
+  m.family("sluice_pool_servers", "gauge",
+           "Server connections per pool by state (used: idle but due a check; always 0, "
+           "connections are checked when taken).");
+  for (const auto& [key, l] : lines) {
+    const auto& [db, user] = key;
+    const std::pair<const char*, int> states[] = {
+        {"active", l.sv.active}, {"idle", l.sv.idle}, {"used", 0}, {"opening", l.sv.opening}};
+    for (const auto& [state, n] : states) {
+      m.sample("sluice_pool_servers", {{"database", db}, {"user", user}, {"state", state}},
+               static_cast<uint64_t>(n));
+    }
+  }
+  m.family("sluice_pool_size", "gauge", "Configured pool_size per pool.");
+  for (const auto& [key, l] : lines) {
+    if (!l.pool) continue;
+    m.sample("sluice_pool_size", {{"database", key.first}, {"user", key.second}},
+             static_cast<uint64_t>(l.pool->options().settings.pool_size));
+  }
+  m.family("sluice_pool_max_wait_seconds", "gauge",
+           "How long the oldest client queued for a server connection has waited.");
+  for (const auto& [key, l] : lines) {
+    m.sample("sluice_pool_max_wait_seconds", {{"database", key.first}, {"user", key.second}},
+             seconds(static_cast<uint64_t>(l.max_wait_us)));
+  }
+}
+
+void pool_counters(stats::PrometheusText& m, const Lines& lines) {
+  std::vector<std::pair<const std::pair<std::string, std::string>*, stats::Totals>> totals;
+  for (const auto& [key, l] : lines) {
+    if (l.pool) totals.emplace_back(&key, l.pool->stats().totals());
+  }
+  struct Counter {
+    const char* name;
+    const char* help;
+    uint64_t stats::Totals::*field;
+    bool micros;
+  };
+  const Counter counters[] = {
+      {"sluice_transactions_total", "Transactions completed.", &stats::Totals::xact_count, false},
+      {"sluice_queries_total", "Requests completed (a Query, or a batch up to Sync).",
+       &stats::Totals::query_count, false},
+      {"sluice_received_bytes_total", "Bytes received from clients.",
+       &stats::Totals::bytes_received, false},
+      {"sluice_sent_bytes_total", "Bytes sent to clients.", &stats::Totals::bytes_sent, false},
+      {"sluice_transaction_duration_seconds_total", "Time spent in transactions.",
+       &stats::Totals::xact_time_us, true},
+  };
+  for (const Counter& c : counters) {
+    m.family(c.name, "counter", c.help);
+    for (const auto& [key, t] : totals) {
+      const std::initializer_list<stats::Label> labels = {{"database", key->first},
+                                                          {"user", key->second}};
+      if (c.micros) {
+        m.sample(c.name, labels, seconds(t.*c.field));
+      } else {
+        m.sample(c.name, labels, t.*c.field);
+      }
+    }
+  }
+  m.family("sluice_query_duration_seconds", "histogram",
+           "Request duration as the client sees it, from the request to ReadyForQuery.");
+  for (const auto& [key, t] : totals) {
+    m.histogram("sluice_query_duration_seconds", {{"database", key->first}, {"user", key->second}},
+                t.query_buckets, stats::kLatencyBoundsUs, kMicrosPerSecond,
+                seconds(t.query_time_us));
+  }
+  m.family("sluice_wait_duration_seconds", "histogram",
+           "Time clients waited for a server connection, per lease.");
+  for (const auto& [key, t] : totals) {
+    m.histogram("sluice_wait_duration_seconds", {{"database", key->first}, {"user", key->second}},
+                t.wait_buckets, stats::kLatencyBoundsUs, kMicrosPerSecond, seconds(t.wait_time_us));
+  }
+}
+
+void proxy_counters(stats::PrometheusText& m, server::ProxyContext& ctx) {
+  const stats::CounterTotals t = stats::counters().totals();
+  m.family("sluice_errors_total", "counter",
+           "ErrorResponses sent to clients, by SQLSTATE class (first two characters).");
+  for (const auto& [cls, n] : t.errors_by_class)
+    m.sample("sluice_errors_total", {{"class", cls}}, n);
+  m.family("sluice_prepared_statement_cache_hits_total", "counter",
+           "Client prepared statements found on their server connection (transaction mode).");
+  m.sample("sluice_prepared_statement_cache_hits_total", {}, t.statement_cache_hits);
+  m.family("sluice_prepared_statement_cache_misses_total", "counter",
+           "Client prepared statements that had to be prepared on their server connection.");
+  m.sample("sluice_prepared_statement_cache_misses_total", {}, t.statement_cache_misses);
+  const stats::QueryStatsSnapshot q = stats::QueryStats::snapshot();
+  m.family("sluice_query_stats_entries", "gauge",
+           "Per-fingerprint statistics entries held (bounded by stats.query_stats_max).");
+  m.sample("sluice_query_stats_entries", {}, static_cast<uint64_t>(q.entries.size()));
+  m.family("sluice_query_stats_evictions_total", "counter",
+           "Statistics entries evicted, least recently updated first, to stay in bounds.");
+  m.sample("sluice_query_stats_evictions_total", {}, q.evictions);
+  m.family("sluice_slow_queries_total", "counter",
+           "Requests slower than stats.slow_query_threshold.");
+  m.sample("sluice_slow_queries_total", {}, t.slow_queries);
+
+  std::array<uint64_t, router::kPinReasonCount> pinned{};
+  for (const auto& c : ctx.clients.all()) {
+    const uint8_t pins = c->pins.load(std::memory_order_relaxed);
+    for (size_t r = 0; r < pinned.size(); ++r) pinned[r] += (pins >> r) & 1u;
+  }
+  m.family("sluice_pins_total", "counter",
+           "Times a client got pinned to its server connection, by reason.");
+  for (size_t r = 0; r < pinned.size(); ++r) {
+    m.sample("sluice_pins_total",
+             {{"reason", router::to_string(static_cast<router::PinReason>(r))}},
+             ctx.pins_total[r].load(std::memory_order_relaxed));
+  }
+  m.family("sluice_pinned_clients", "gauge", "Clients pinned now, by reason.");
+  for (size_t r = 0; r < pinned.size(); ++r) {
+    m.sample("sluice_pinned_clients",
+             {{"reason", router::to_string(static_cast<router::PinReason>(r))}}, pinned[r]);
+  }
+}
+
+void backend_gauges(stats::PrometheusText& m, const config::Config& cfg) {
+  std::set<std::string> hosts;
+  if (cfg.default_server) {
+    hosts.insert(cfg.default_server->host + ":" + std::to_string(cfg.default_server->port));
+  }
+  for (const auto& [name, db] : cfg.databases)
+    hosts.insert(db.host + ":" + std::to_string(db.port));
+  // No circuit breakers yet: the series exist so that alerts and dashboards can use them.
+  m.family("sluice_breaker_open", "gauge", "1 while the circuit breaker of a server is open.");
+  for (const auto& h : hosts) m.sample("sluice_breaker_open", {{"host", h}}, uint64_t{0});
+}
+
+void process_gauges(stats::PrometheusText& m, server::ProxyContext& ctx) {
+  const stats::ProcessStats p = stats::read_process_stats();
+  m.family("sluice_process_cpu_seconds_total", "counter", "User and system CPU time.");
+  m.sample("sluice_process_cpu_seconds_total", {}, p.cpu_seconds);
+  m.family("sluice_process_resident_memory_bytes", "gauge", "Resident memory (VmRSS).");
+  m.sample("sluice_process_resident_memory_bytes", {}, p.resident_bytes);
+  m.family("sluice_process_virtual_memory_bytes", "gauge", "Virtual memory size.");
+  m.sample("sluice_process_virtual_memory_bytes", {}, p.virtual_bytes);
+  m.family("sluice_process_open_fds", "gauge", "Open file descriptors.");
+  m.sample("sluice_process_open_fds", {}, p.open_fds);
+  m.family("sluice_process_threads", "gauge", "Threads.");
+  m.sample("sluice_process_threads", {}, p.threads);
+  m.family("sluice_process_start_time_seconds", "gauge", "Start time, seconds since the epoch.");
+  m.sample("sluice_process_start_time_seconds", {},
+           static_cast<double>(
+               std::chrono::duration_cast<std::chrono::seconds>(ctx.started.time_since_epoch())
+                   .count()));
+  m.family("sluice_clients", "gauge", "Connected clients, including those logging in.");
+  m.sample("sluice_clients", {}, static_cast<uint64_t>(ctx.clients.size()));
+  m.family("sluice_info", "gauge", "Version of the running proxy.");
+  m.sample("sluice_info", {{"version", kVersion}}, uint64_t{1});
+}
+
+}  // namespace
+
+std::string render_metrics(server::ProxyContext& ctx) {
+  stats::PrometheusText m;
+  const Lines lines = collect_pool_lines(ctx);
+  pool_gauges(m, lines);
+  pool_counters(m, lines);
+  proxy_counters(m, ctx);
+  backend_gauges(m, *ctx.config());
+  process_gauges(m, ctx);
+  return m.take();
+}
+
+}  // namespace sluice::admin
