@@ -1,9 +1,10 @@
 #include "admin/metrics.h"
 
-#include <set>
+#include <map>
 
 #include "admin/show_commands.h"
 #include "admin/show_util.h"
+#include "pool/server_host.h"
 #include "router/statement_classifier.h"
 #include "stats/process_stats.h"
 #include "stats/prometheus_text.h"
@@ -145,16 +146,33 @@ void proxy_counters(stats::PrometheusText& m, server::ProxyContext& ctx) {
   }
 }
 
-void backend_gauges(stats::PrometheusText& m, const config::Config& cfg) {
-  std::set<std::string> hosts;
+void backend_gauges(stats::PrometheusText& m, server::ProxyContext& ctx) {
+  const config::Config& cfg = *ctx.config();
+  // Every configured server has series from the start (a host is tracked from its first
+  // connection attempt), so alerts and dashboards see 0 rather than nothing.
+  std::map<std::string, pool::HostSnapshot> hosts;
   if (cfg.default_server) {
-    hosts.insert(cfg.default_server->host + ":" + std::to_string(cfg.default_server->port));
+    hosts[cfg.default_server->host + ":" + std::to_string(cfg.default_server->port)] = {};
   }
-  for (const auto& [name, db] : cfg.databases)
-    hosts.insert(db.host + ":" + std::to_string(db.port));
-  // No circuit breakers yet: the series exist so that alerts and dashboards can use them.
-  m.family("sluice_breaker_open", "gauge", "1 while the circuit breaker of a server is open.");
-  for (const auto& h : hosts) m.sample("sluice_breaker_open", {{"host", h}}, uint64_t{0});
+  for (const auto& [name, db] : cfg.databases) hosts[db.host + ":" + std::to_string(db.port)] = {};
+  for (pool::HostSnapshot& h : ctx.pools.hosts()) {
+    hosts[h.host + ":" + std::to_string(h.port)] = std::move(h);
+  }
+  m.family("sluice_breaker_open", "gauge",
+           "1 while the circuit breaker of a server is open or half-open (probing).");
+  for (const auto& [h, s] : hosts) {
+    m.sample("sluice_breaker_open", {{"host", h}},
+             uint64_t{s.breaker != pool::BreakerState::kClosed});
+  }
+  m.family("sluice_server_connect_failures_total", "counter",
+           "Failed connection attempts to a server (refused, reset, timed out, starting up).");
+  for (const auto& [h, s] : hosts) {
+    m.sample("sluice_server_connect_failures_total", {{"host", h}}, s.failed_attempts);
+  }
+  m.family("sluice_breaker_openings_total", "counter", "Times a server's breaker opened.");
+  for (const auto& [h, s] : hosts) {
+    m.sample("sluice_breaker_openings_total", {{"host", h}}, s.times_opened);
+  }
 }
 
 void process_gauges(stats::PrometheusText& m, server::ProxyContext& ctx) {
@@ -188,7 +206,7 @@ std::string render_metrics(server::ProxyContext& ctx) {
   pool_gauges(m, lines);
   pool_counters(m, lines);
   proxy_counters(m, ctx);
-  backend_gauges(m, *ctx.config());
+  backend_gauges(m, ctx);
   process_gauges(m, ctx);
   return m.take();
 }

@@ -8,11 +8,12 @@ import contextlib
 import socket
 import threading
 import time
+import urllib.request
 
 import pytest
 
 from conftest import APP_DB, APP_USER, one_row_table
-from harness import PostgresServer, wire
+from harness import PostgresServer, free_port, wire
 
 ADMIN = PostgresServer.SUPERUSER
 
@@ -64,10 +65,24 @@ def test_unreachable_server_is_retried_until_query_wait_timeout(pg, sluice):
     assert proxy.psql("SELECT 1", user=APP_USER, dbname=APP_DB) == "1"
 
 
+def metric(http_port: int, name: str, host: str) -> float:
+    """One sample of /metrics (admin_listen), by its host label."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=10).read()
+    for line in text.decode().splitlines():
+        if line.startswith(f'{name}{{host="{host}"}} '):
+            return float(line.split()[-1])
+    raise AssertionError(f"no {name} for {host} in /metrics")
+
+
 def test_breaker_opens_fails_fast_and_shows_in_show_databases(pg, sluice):
-    proxy = sluice(config(pg, down_port=closed_port(), query_wait_timeout="20s",
-                          connect_retry_base="10ms", connect_retry_max="50ms",
-                          breaker_failures=3, breaker_open_time="30s"))
+    down_port, http_port = closed_port(), free_port()
+    cfg = config(pg, down_port=down_port, query_wait_timeout="20s",
+                 connect_retry_base="10ms", connect_retry_max="50ms",
+                 breaker_failures=3, breaker_open_time="30s")
+    cfg["admin"]["admin_listen"] = f"127.0.0.1:{http_port}"
+    proxy = sluice(cfg)
+    down_host, up_host = f"127.0.0.1:{down_port}", f"{pg.host}:{pg.port}"
+    assert metric(http_port, "sluice_breaker_open", down_host) == 0
     error, elapsed = login_error(proxy, "down")
     assert error.sqlstate == "08006", error.fields
     assert "circuit breaker open" in error.fields["M"], error.fields
@@ -87,6 +102,11 @@ def test_breaker_opens_fails_fast_and_shows_in_show_databases(pg, sluice):
     assert down["consecutive_failures"] >= 3 and down["failed_attempts"] >= 3
     assert 0 < down["next_attempt_ms"] <= 30000
     assert "refused" in down["last_error"]
+    # The same in /metrics, for alerts (deploy/prometheus/alerts.yml: SluiceBreakerOpen).
+    assert metric(http_port, "sluice_breaker_open", down_host) == 1
+    assert metric(http_port, "sluice_breaker_openings_total", down_host) == 1
+    assert metric(http_port, "sluice_server_connect_failures_total", down_host) >= 3
+    assert metric(http_port, "sluice_breaker_open", up_host) == 0
 
 
 def test_breaker_closes_when_the_server_comes_back(pg, sluice):
