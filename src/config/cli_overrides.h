@@ -22,7 +22,7 @@ struct CliOverrides {
   std::optional<std::string> auth_file;
   std::optional<std::string> admin_users;  // comma separated
   std::optional<std::string> log_level;
-  std::optional<std::string> io_backend;  // auto | io_uring | epoll
+  std::optional<std::string> io_backend;    // auto | io_uring | epoll
   std::optional<std::string> admin_listen;  // HOST:PORT of the HTTP API
   std::optional<int> pool_size;
   std::optional<int> workers;
