@@ -181,13 +181,38 @@ std::string Runtime::reload() {
 
 void Runtime::shutdown() {
   spdlog::info("shutting down");
-  signals_.cancel();
   for (auto& w : workers_) w->io.stop();
   http_io_.stop();
   main_io_.stop();
 }
 
+void Runtime::start_signal_thread() {
+  // Signals go to one thread that waits for them with sigwait() and hands them to the main
+  // loop, rather than to asio::signal_set: on asio's io_uring backend (1.22) a signal_set
+  // never completes, and this works the same on both backends. Every thread started after
+  // this inherits the blocked mask, so no other thread is interrupted.
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  std::thread([this, set] {
+    for (;;) {
+      int sig = 0;
+      if (sigwait(&set, &sig) != 0) continue;
+      if (sig == SIGHUP) {
+        asio::post(main_io_, [this] { reload(); });
+        continue;
+      }
+      asio::post(main_io_, [this] { shutdown(); });
+      return;  // the process exits at the end of run()
+    }
+  }).detach();
+}
+
 int Runtime::run() {
+  start_signal_thread();
   listen();
   start_http();
   for (auto& w : workers_) {
@@ -195,20 +220,6 @@ int Runtime::run() {
     asio::co_spawn(w->io, sweep_loop(), asio::detached);
   }
   asio::co_spawn(main_io_, maintenance_loop(), asio::detached);
-  signals_.add(SIGINT);
-  signals_.add(SIGTERM);
-  signals_.add(SIGHUP);
-  std::function<void(std::error_code, int)> on_signal = [this, &on_signal](std::error_code ec,
-                                                                           int sig) {
-    if (ec) return;
-    if (sig == SIGHUP) {
-      reload();
-      signals_.async_wait(on_signal);
-      return;
-    }
-    shutdown();
-  };
-  signals_.async_wait(on_signal);
   std::signal(SIGPIPE, SIG_IGN);
 
   auto cfg = ctx_->config();

@@ -1,7 +1,8 @@
 // The running proxy: worker threads with one event loop each, listeners, the periodic
 // pool maintenance, signals, RELOAD and SHUTDOWN.
 //
-// Threads: the main thread runs main_io_ (signals, maintenance, reload); worker i runs
+// Threads: the main thread runs main_io_ (maintenance, reload, shutdown); a signal thread
+// hands SIGTERM/SIGINT/SIGHUP to it (start_signal_thread); worker i runs
 // workers_[i]->io and owns the sessions it accepted; with admin_listen, one more thread
 // runs http_io_ (the HTTP endpoints, whose RELOAD blocks until the main thread ran it). Each worker
 // has its own listening socket per address (SO_REUSEPORT), so the kernel spreads new connections
@@ -36,6 +37,7 @@ class Runtime {
     std::thread thread;
   };
 
+  void start_signal_thread();
   void listen();
   void start_http();
   asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
@@ -48,7 +50,6 @@ class Runtime {
   asio::io_context main_io_{1};
   std::vector<std::unique_ptr<Worker>> workers_;
   std::unique_ptr<ProxyContext> ctx_;
-  asio::signal_set signals_{main_io_};
   asio::io_context http_io_{1};
   std::unique_ptr<admin::HttpServer> http_;
   std::thread http_thread_;

@@ -3,6 +3,8 @@ workload with the same results: epoll everywhere, io_uring where the kernel allo
 `auto` picks io_uring exactly there."""
 import ctypes
 import os
+import signal
+import time
 
 import pytest
 
@@ -48,3 +50,23 @@ def test_auto_picks_io_uring_where_allowed(sluice):
     expected = "io_uring" if kernel_allows_io_uring() else "epoll"
     assert f"workers on {expected}" in proxy.log()
     assert proxy.psql("SELECT 41 + 1", user=APP_USER, dbname=APP_DB) == "42"
+
+
+@pytest.mark.parametrize("backend", ["epoll", "io_uring"])
+def test_signals_on_each_backend(sluice, backend):
+    """SIGHUP reloads and SIGTERM stops cleanly on both backends (signals reach the main loop
+    through a sigwait thread, not through asio)."""
+    if backend == "io_uring" and not kernel_allows_io_uring():
+        pytest.skip("this kernel refuses io_uring")
+    proxy = sluice(io_backend=backend)
+    proxy.proc.send_signal(signal.SIGHUP)
+    deadline = time.monotonic() + 5
+    while "configuration reloaded" not in proxy.log() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert "configuration reloaded" in proxy.log()
+    assert proxy.psql("SELECT 1", user=APP_USER, dbname=APP_DB) == "1"
+    started = time.monotonic()
+    proxy.proc.send_signal(signal.SIGTERM)
+    assert proxy.proc.wait(timeout=5) == 0, proxy.log()
+    assert time.monotonic() - started < 5
+    assert "stopped" in proxy.log()
