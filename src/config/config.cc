@@ -297,6 +297,7 @@ class Checker {
     duration("pool.reserve_pool_timeout", cfg_.pool.reserve_pool_timeout, true);
     duration("pool.query_wait_timeout", cfg_.query_wait_timeout, false);
     duration("pool.server_connect_timeout", cfg_.server_connect_timeout, false);
+    duration("server.shutdown_timeout", cfg_.shutdown_timeout, true);
     duration("pool.server_idle_timeout", cfg_.server_idle_timeout, false);
     duration("pool.server_lifetime", cfg_.server_lifetime, false);
     duration("pool.client_idle_timeout", cfg_.client_idle_timeout, true);

@@ -78,6 +78,9 @@ struct Config {
   std::vector<HostPort> listen{HostPort{}};
   int workers = 0;  // 0 = number of cores
   IoBackend io_backend = IoBackend::kAuto;
+  // On SIGTERM/SIGINT: stop accepting, let leased connections (transactions under way)
+  // finish for at most this long, then close everything. 0 = close at once.
+  Millis shutdown_timeout{10000};
   int max_client_conn = 10000;
   size_t max_message_size = size_t{64} * 1024 * 1024;  // bytes; larger messages are refused
   std::string log_level = "info";

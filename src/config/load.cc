@@ -255,6 +255,7 @@ std::vector<Loader::Field> Loader::server_fields(Config& c) const {
          if (!is_valid_log_level(c.log_level)) invalid(k, v, kLogLevelChoices);
        }},
       {"default_server", [&](auto& v, auto& k) { c.default_server = url(v, k); }},
+      {"shutdown_timeout", [&](auto& v, auto& k) { c.shutdown_timeout = duration(v, k, true); }},
   };
 }
 

@@ -186,6 +186,37 @@ void Runtime::shutdown() {
   main_io_.stop();
 }
 
+void Runtime::drain() {
+  const auto timeout = ctx_->config()->shutdown_timeout;
+  spdlog::info(
+      "shutting down: no longer accepting clients; waiting up to {} ms for "
+      "transactions under way",
+      timeout.count());
+  for (auto& w : workers_) {
+    asio::post(w->io, [&w = *w] {
+      std::error_code ignored;
+      for (auto& a : w.acceptors) a->close(ignored);
+    });
+  }
+  asio::co_spawn(main_io_, drain_then_stop(pool::Clock::now() + timeout), asio::detached);
+}
+
+asio::awaitable<void> Runtime::drain_then_stop(pool::Clock::time_point deadline) {
+  asio::steady_timer timer(main_io_);
+  for (;;) {
+    int leased = 0;
+    for (const auto& pool : ctx_->pools.all()) leased += pool->snapshot().active;
+    if (leased == 0) break;
+    if (pool::Clock::now() >= deadline) {
+      spdlog::warn("shutdown_timeout: closing {} server connections still in use", leased);
+      break;
+    }
+    timer.expires_after(std::chrono::milliseconds(20));
+    co_await timer.async_wait(kNoThrow);
+  }
+  shutdown();
+}
+
 void Runtime::start_signal_thread() {
   // Signals go to one thread that waits for them with sigwait() and hands them to the main
   // loop, rather than to asio::signal_set: on asio's io_uring backend (1.22) a signal_set
@@ -205,7 +236,7 @@ void Runtime::start_signal_thread() {
         asio::post(main_io_, [this] { reload(); });
         continue;
       }
-      asio::post(main_io_, [this] { shutdown(); });
+      asio::post(main_io_, [this] { drain(); });
       return;  // the process exits at the end of run()
     }
   }).detach();

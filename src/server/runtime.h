@@ -16,6 +16,7 @@
 
 #include "admin/http_server.h"
 #include "config/cli_overrides.h"
+#include "pool/pool.h"
 #include "server/context.h"
 
 namespace sluice::server {
@@ -45,6 +46,10 @@ class Runtime {
   asio::awaitable<void> maintenance_loop();
   std::string reload();
   void shutdown();
+  // SIGTERM/SIGINT: closes the listeners, waits until no server connection is leased (or
+  // shutdown_timeout), then shutdown(). SHUTDOWN in the console stops at once.
+  void drain();
+  asio::awaitable<void> drain_then_stop(pool::Clock::time_point deadline);
 
   config::CliOverrides overrides_;
   asio::io_context main_io_{1};
