@@ -5,7 +5,6 @@ their ratio. Usage: /usr/bin/python3 bench/stats_cost.py [--rounds 3] [--seconds
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import statistics
 import subprocess
@@ -17,15 +16,10 @@ sys.path.insert(0, str(REPO_ROOT / "tests" / "integration"))
 
 from harness import PostgresServer, SluiceProxy  # noqa: E402
 from harness.clients import PGBENCH, client_env  # noqa: E402
+from procstat import cpu_seconds  # noqa: E402
 
 TPS_RE = re.compile(r"^tps = ([0-9.]+)", re.MULTILINE)
 USER, DB = "app_user", "app"
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process (fields 14 and 15 of /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def pgbench(proxy: SluiceProxy, args: list[str]) -> tuple[float, float]:
