@@ -72,6 +72,7 @@ constexpr Command kCommands[] = {
     {"SHOW VERSION", "", Access::kStats, show<show_version>},
     {"SHOW PINS", "", Access::kStats, show<show_pins>},
     {"SHOW HOSTS", "", Access::kStats, show<show_hosts>},
+    {"SHOW CLASSES", "", Access::kStats, show<show_classes>},
     {"SHOW QUERIES", "", Access::kStats, show<show_queries>},
     {"RELOAD", "", Access::kAdmin, reload_command},
     {"PAUSE", "[<db>]", Access::kAdmin, pause_command},
@@ -129,7 +130,7 @@ std::optional<std::vector<std::shared_ptr<pool::DatabaseState>>> targets(Request
   const auto cfg = r.ctx.config();
   if (r.arg.empty()) {
     // Configured databases get their state now, so PAUSE also holds their first client.
-    for (const auto& [name, db] : cfg->databases) r.ctx.pools.database(name);
+    for (const auto& [name, db] : cfg->databases) r.ctx.pools.database(*cfg, db);
     return r.ctx.pools.databases();
   }
   const std::string name(r.arg);
@@ -142,7 +143,9 @@ std::optional<std::vector<std::shared_ptr<pool::DatabaseState>>> targets(Request
   }
   // Like PgBouncer, names only reachable through the default server ("*") exist once a
   // client has used them.
-  if (cfg->databases.count(name)) return std::vector{r.ctx.pools.database(name)};
+  if (auto it = cfg->databases.find(name); it != cfg->databases.end()) {
+    return std::vector{r.ctx.pools.database(*cfg, it->second)};
+  }
   append_failure(r.out, sqlstate::kInvalidCatalogName, fmt::format("no such database: {}", name));
   return std::nullopt;
 }

@@ -175,6 +175,32 @@ void backend_gauges(stats::PrometheusText& m, server::ProxyContext& ctx) {
   }
 }
 
+void class_metrics(stats::PrometheusText& m, server::ProxyContext& ctx) {
+  std::vector<std::pair<std::string, pool::ClassSnapshot>> classes;
+  for (const auto& db : ctx.pools.databases()) {
+    for (pool::ClassSnapshot& c : db->gate.snapshot()) classes.emplace_back(db->name, std::move(c));
+  }
+  if (classes.empty()) return;
+  auto family = [&](const char* name, const char* type, const char* help, auto value) {
+    m.family(name, type, help);
+    for (const auto& [db, c] : classes) {
+      m.sample(name, {{"database", db}, {"class", c.name}}, static_cast<uint64_t>(value(c)));
+    }
+  };
+  family("sluice_class_active", "gauge", "Server connections held by a priority class.",
+         [](const pool::ClassSnapshot& c) { return c.active; });
+  family("sluice_class_waiting", "gauge", "Clients of a priority class waiting for a slot.",
+         [](const pool::ClassSnapshot& c) { return c.waiting; });
+  family("sluice_class_served_total", "counter", "Slots granted to a priority class.",
+         [](const pool::ClassSnapshot& c) { return c.served; });
+  family("sluice_class_shed_total", "counter",
+         "Requests refused with 53300 because max_waiting_clients were already waiting.",
+         [](const pool::ClassSnapshot& c) { return c.shed; });
+  family("sluice_class_wait_timeouts_total", "counter",
+         "Clients of a priority class that waited past query_wait_timeout.",
+         [](const pool::ClassSnapshot& c) { return c.timed_out; });
+}
+
 void process_gauges(stats::PrometheusText& m, server::ProxyContext& ctx) {
   const stats::ProcessStats p = stats::read_process_stats();
   m.family("sluice_process_cpu_seconds_total", "counter", "User and system CPU time.");
@@ -207,6 +233,7 @@ std::string render_metrics(server::ProxyContext& ctx) {
   pool_counters(m, lines);
   proxy_counters(m, ctx);
   backend_gauges(m, ctx);
+  class_metrics(m, ctx);
   process_gauges(m, ctx);
   return m.take();
 }

@@ -38,6 +38,9 @@ void show_pins(server::ProxyContext& ctx, std::string& out);
 // show_hosts.cc: per server host, its circuit breaker and connection failures.
 void show_hosts(server::ProxyContext& ctx, std::string& out);
 
+// show_classes.cc: per database and priority class, slots held and clients waiting.
+void show_classes(server::ProxyContext& ctx, std::string& out);
+
 // show_queries.cc: per-fingerprint query statistics, top by total execution time.
 void show_queries(server::ProxyContext& ctx, std::string& out);
 

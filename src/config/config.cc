@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "config/load.h"
+#include "config/priority_classes.h"
 
 namespace sluice::config {
 namespace {
@@ -231,6 +232,7 @@ class Checker {
     check_auth_and_tls();
     check_admin_listen();
     for (const auto& [name, db] : cfg_.databases) check_database(name, db);
+    check_classes();
   }
 
  private:
@@ -390,6 +392,35 @@ class Checker {
     if (name.empty()) fail("databases: a database name must not be empty");
     backend(database_key(name, ""), db);
     check_pool(cfg_.pool_settings_for(db), database_key(name, "") + ".", db);
+  }
+
+  // Guaranteed shares must fit in every database's budget, or no class could be sure of one.
+  void check_classes() const {
+    duration("pool.class_aging", cfg_.class_aging, true);
+    if (cfg_.classes.empty()) return;
+    int reserved = 0;
+    for (const auto& [name, c] : cfg_.classes) {
+      if (!is_valid_class_name(name)) {
+        fail(fmt::format("[classes.{}]: a class name is letters, digits and underscores", name));
+      }
+      in_range("classes." + name + ".priority", c.priority, kClassPriorityRange);
+      in_range("classes." + name + ".min_connections", c.min_connections,
+               kClassMinConnectionsRange);
+      in_range("classes." + name + ".max_waiting_clients", c.max_waiting_clients,
+               kMaxWaitingClientsRange);
+      reserved += c.min_connections;
+    }
+    auto check_budget = [&](const std::string& where, const DatabaseConfig& db) {
+      const int budget = class_budget(cfg_, db);
+      if (reserved <= budget) return;
+      fail(fmt::format(
+          "classes: min_connections add up to {} (admin keeps 1 unless set to 0), more than "
+          "the {} server connections of {} (max_db_connections, or pool_size when unset); "
+          "lower min_connections or raise the budget",
+          reserved, budget, where));
+    };
+    check_budget("[pool]", DatabaseConfig{});
+    for (const auto& [name, db] : cfg_.databases) check_budget(database_key(name, ""), db);
   }
 
   const Config& cfg_;

@@ -54,6 +54,20 @@ struct DatabaseConfig {
   std::optional<ServerSslMode> sslmode;
 };
 
+// A priority class (docs/operations.md#priority-classes). Clients are classed once, at
+// login; the classes of a database share its server-connection budget.
+struct ClassConfig {
+  std::string name;
+  int priority = 0;             // higher is served first
+  int min_connections = 0;      // held back for this class: other classes cannot take it
+  int max_waiting_clients = 0;  // past it, requests get 53300 at once; 0 = unlimited
+  // Match rules: a class matches when every non-empty list contains the client's value
+  // (application_names entries may end in '*', a prefix match).
+  std::vector<std::string> users;
+  std::vector<std::string> databases;
+  std::vector<std::string> application_names;
+};
+
 struct TlsClientSide {
   std::string cert_file;  // empty = TLS to clients disabled (SSLRequest answered 'N')
   std::string key_file;
@@ -116,6 +130,9 @@ struct Config {
   int breaker_failures = 5;
   Millis breaker_open_time{5000};
   bool breaker_fail_fast = true;
+  // Priority classes: a waiting client's priority rises by one per class_aging waited, so
+  // no class starves (0 = no aging).
+  Millis class_aging{5000};
 
   // [auth]
   AuthConfig auth;
@@ -143,6 +160,9 @@ struct Config {
   // (set by --server or [server] default_server). Its name field is unused.
   std::optional<DatabaseConfig> default_server;
   std::map<std::string, DatabaseConfig> databases;
+  // [classes.NAME]; empty = no classes (one FIFO queue per pool). When any class is
+  // configured, the built-in ones (admin, high, normal, low) exist too.
+  std::map<std::string, ClassConfig> classes;
 
   // Where the config was loaded from ("" when flags only): RELOAD re-reads it.
   std::string source_path;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "config/postgres_url.h"
+#include "config/priority_classes.h"
 
 namespace sluice::config {
 namespace {
@@ -82,8 +83,8 @@ std::string repr(const toml::node& n) {
   return out;
 }
 
-constexpr std::string_view kSections[] = {"server", "pool",  "auth",     "tls",
-                                          "admin",  "stats", "databases"};
+constexpr std::string_view kSections[] = {"server", "pool",  "auth",      "tls",
+                                          "admin",  "stats", "databases", "classes"};
 
 class Loader {
  public:
@@ -136,6 +137,8 @@ class Loader {
   std::vector<Field> database_fields(DatabaseConfig& db, std::vector<std::string>& conn_keys,
                                      std::optional<std::string>& url_key) const;
   void load_databases(const toml::table& t, Config& c) const;
+  std::vector<Field> class_fields(ClassConfig& cls) const;
+  void load_classes(const toml::table& t, Config& c) const;
 
   std::string prefix_;
 };
@@ -296,6 +299,7 @@ std::vector<Loader::Field> Loader::pool_fields(Config& c) const {
        }},
       {"breaker_open_time", dur(c.breaker_open_time, false)},
       {"breaker_fail_fast", [&](auto& v, auto& k) { c.breaker_fail_fast = boolean(v, k); }},
+      {"class_aging", dur(c.class_aging, true)},
       {"max_prepared_statements",
        [&](auto& v, auto& k) {
          c.max_prepared_statements = static_cast<int>(integer(v, k, kMaxPreparedStatementsRange));
@@ -428,6 +432,46 @@ void Loader::load_databases(const toml::table& t, Config& c) const {
   }
 }
 
+std::vector<Loader::Field> Loader::class_fields(ClassConfig& cls) const {
+  return {
+      {"priority",
+       [&](auto& v, auto& k) {
+         cls.priority = static_cast<int>(integer(v, k, kClassPriorityRange));
+       }},
+      {"min_connections",
+       [&](auto& v, auto& k) {
+         cls.min_connections = static_cast<int>(integer(v, k, kClassMinConnectionsRange));
+       }},
+      {"max_waiting_clients",
+       [&](auto& v, auto& k) {
+         cls.max_waiting_clients = static_cast<int>(integer(v, k, kMaxWaitingClientsRange));
+       }},
+      {"users", [&](auto& v, auto& k) { cls.users = names(v, k); }},
+      {"databases", [&](auto& v, auto& k) { cls.databases = names(v, k); }},
+      {"application_names", [&](auto& v, auto& k) { cls.application_names = names(v, k); }},
+  };
+}
+
+void Loader::load_classes(const toml::table& t, Config& c) const {
+  for (auto&& [name, v] : t) {
+    const std::string section = fmt::format("classes.{}", name.str());
+    const auto* entry = v.as_table();
+    if (entry == nullptr) {
+      invalid(section, v,
+              fmt::format("a table: [{}] with priority, min_connections, ...", section));
+    }
+    if (!is_valid_class_name(name.str())) {
+      fail(fmt::format("[{}]: a class name is letters, digits and underscores", section));
+    }
+    ClassConfig cls;
+    cls.name = std::string(name.str());
+    // A class named like a built-in one starts from its defaults.
+    if (std::optional<ClassConfig> builtin = builtin_class(cls.name)) cls = *builtin;
+    apply_fields(*entry, section, class_fields(cls));
+    c.classes[cls.name] = std::move(cls);
+  }
+}
+
 std::vector<std::string_view> Loader::sections_with_key(std::string_view key) const {
   // Used to explain a key written above any [section]: where does it belong?
   Config scratch;
@@ -469,6 +513,8 @@ Config Loader::load(const toml::table& root) {
       apply_fields(*t, section, stats_fields(c));
     } else if (name == "databases") {
       load_databases(*t, c);
+    } else if (name == "classes") {
+      load_classes(*t, c);
     } else if (t == nullptr) {
       std::vector<std::string_view> homes = sections_with_key(name);
       if (!homes.empty()) {
@@ -484,6 +530,7 @@ Config Loader::load(const toml::table& root) {
                        join({std::begin(kSections), std::end(kSections)})));
     }
   }
+  add_builtin_classes(c);
   return c;
 }
 

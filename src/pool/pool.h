@@ -16,6 +16,7 @@
 
 #include "config/config.h"
 #include "pool/server_connection.h"
+#include "pool/priority_gate.h"
 #include "pool/server_host.h"
 #include "stats/pool_stats.h"
 
@@ -28,6 +29,7 @@ struct DatabaseState {
   std::string name;
   std::atomic<int> total{0};
   std::atomic<bool> paused{false};
+  PriorityGate gate;  // priority classes sharing this database's budget (off without classes)
 
   void add_pool(const std::shared_ptr<Pool>& pool);
   // Closes one idle connection of another pool of this database, so a user held back by

@@ -1,5 +1,7 @@
 #include "pool/pool_manager.h"
 
+#include "config/priority_classes.h"
+
 namespace sluice::pool {
 
 PoolOptions PoolManager::options_for(const config::Config& cfg, const config::DatabaseConfig& db) {
@@ -38,20 +40,38 @@ ServerTarget PoolManager::target_for(const config::Config& cfg, const config::Da
   return t;
 }
 
-std::shared_ptr<DatabaseState> PoolManager::database(const std::string& name) {
+GateSettings PoolManager::gate_settings_for(const config::Config& cfg,
+                                            const config::DatabaseConfig& db) {
+  GateSettings g;
+  if (cfg.classes.empty()) return g;
+  g.budget = config::class_budget(cfg, db);
+  g.aging = cfg.class_aging;
+  for (const auto& [name, c] : cfg.classes) g.classes.push_back(c);
+  return g;
+}
+
+std::shared_ptr<DatabaseState> PoolManager::database(const config::Config& cfg,
+                                                     const config::DatabaseConfig& db) {
   std::lock_guard lock(mutex_);
-  auto& d = databases_[name];
+  auto& d = databases_[db.name];
   if (!d) {
     d = std::make_shared<DatabaseState>();
-    d->name = name;
+    d->name = db.name;
+    d->gate.configure(gate_settings_for(cfg, db));
   }
   return d;
+}
+
+std::shared_ptr<DatabaseState> PoolManager::find_database(const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  auto it = databases_.find(name);
+  return it == databases_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<Pool> PoolManager::get(const config::Config& cfg, const config::DatabaseConfig& db,
                                        const std::string& client_user,
                                        const ServerCredentials& creds) {
-  auto db_state = database(db.name);
+  auto db_state = database(cfg, db);
   std::lock_guard lock(mutex_);
   auto& p = pools_[{db.name, client_user}];
   if (!p) {
@@ -107,6 +127,13 @@ void PoolManager::apply_config(const config::Config& cfg) {
   for (const auto& pool : all()) {
     auto db = cfg.resolve_database(pool->database());
     if (db) pool->set_options(options_for(cfg, *db));
+  }
+  for (const auto& state : databases()) {
+    if (auto db = cfg.resolve_database(state->name)) {
+      state->gate.configure(gate_settings_for(cfg, *db));
+    } else {
+      state->gate.configure(GateSettings{});  // removed: no more classes for it
+    }
   }
 }
 

@@ -24,7 +24,11 @@ class PoolManager {
                             const std::string& client_user, const ServerCredentials& creds);
 
   std::vector<std::shared_ptr<Pool>> all() const;
-  std::shared_ptr<DatabaseState> database(const std::string& name);
+  // The accounting of database `db` (its gate configured from `cfg` when created).
+  std::shared_ptr<DatabaseState> database(const config::Config& cfg,
+                                          const config::DatabaseConfig& db);
+  // nullptr when no client of that database has logged in yet.
+  std::shared_ptr<DatabaseState> find_database(const std::string& name) const;
   std::vector<std::shared_ptr<DatabaseState>> databases() const;
   // The state of each server host:port (breaker, failures), created with its first pool;
   // for SHOW DATABASES / SHOW SERVERS and metrics. find_host: nullptr when none yet.
@@ -34,6 +38,8 @@ class PoolManager {
   // Applies reloaded settings to existing pools.
   void apply_config(const config::Config& cfg);
 
+  static GateSettings gate_settings_for(const config::Config& cfg,
+                                        const config::DatabaseConfig& db);
   static BreakerSettings breaker_settings_for(const config::Config& cfg);
   static PoolOptions options_for(const config::Config& cfg, const config::DatabaseConfig& db);
   static ServerTarget target_for(const config::Config& cfg, const config::DatabaseConfig& db,

@@ -50,6 +50,7 @@ inline constexpr std::string_view kIdleInTransactionTimeout = "25P03";
 inline constexpr std::string_view kIdleSessionTimeout = "57P05";
 inline constexpr std::string_view kInternalError = "XX000";
 inline constexpr std::string_view kInsufficientPrivilege = "42501";
+inline constexpr std::string_view kInvalidParameterValue = "22023";
 }  // namespace sqlstate
 
 // Backend messages.

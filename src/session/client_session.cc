@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "admin/admin_console.h"
+#include "config/priority_classes.h"
 #include "net/message_io.h"
 #include "net/no_throw.h"
 #include "protocol/builder.h"
@@ -23,6 +24,9 @@ namespace sluice::session {
 using net::kNoThrow;
 
 namespace {
+
+// Server connections tried for one lease when each dies before the client's statements.
+constexpr int kLeaseAttempts = 3;
 
 using protocol::Frame;
 using protocol::FrameStatus;
@@ -283,6 +287,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
     co_await fatal(sqlstate::kFeatureNotSupported, *bad);
     co_return false;
   }
+  if (!co_await choose_priority_class(*db)) co_return false;
   wanted_fingerprint_ = params_fingerprint(wanted_params_);
   for (const auto& [name, value] : wanted_params_) {
     if (!is_reported_param(name)) startup_params_[name] = value;
@@ -300,6 +305,29 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   co_return !(co_await client_.write_all(asio::buffer(out)));
 }
 
+asio::awaitable<bool> ClientSession::choose_priority_class(const config::DatabaseConfig& db) {
+  // The option is the proxy's, never sent on to the server.
+  std::string requested;
+  if (auto it = wanted_params_.find(std::string(config::kClassOption));
+      it != wanted_params_.end()) {
+    requested = std::move(it->second);
+    wanted_params_.erase(config::kClassOption);
+  }
+  if (cfg_->classes.empty()) co_return true;  // no classes: the option is ignored
+  if (!requested.empty() && !cfg_->classes.count(requested)) {
+    std::string known;
+    for (const auto& [name, c] : cfg_->classes) known += (known.empty() ? "" : ", ") + name;
+    const std::string message =
+        fmt::format("unknown priority class \"{}\" in startup option {}; configured: {}", requested,
+                    config::kClassOption, known);
+    co_await fatal(sqlstate::kInvalidParameterValue, message);
+    co_return false;
+  }
+  priority_class_ =
+      config::classify_client(*cfg_, info_->user, db.name, info_->application_name, requested);
+  co_return true;
+}
+
 bool ClientSession::transaction_idle_between_leases() const {
   return pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' && !client_scan_.mid_message();
 }
@@ -309,32 +337,64 @@ bool ClientSession::transaction_idle() const {
          !client_scan_.mid_message() && in_.empty() && (!prepared_ || prepared_->idle());
 }
 
-asio::awaitable<bool> ClientSession::ensure_server() {
-  set_state(ClientState::kWaiting);
-  info_->wait_start_us.store(now_us(), std::memory_order_relaxed);
+asio::awaitable<std::optional<pool::ServerError>> ClientSession::lease_server() {
+  pool::PriorityGate& gate = pool_->db_state().gate;
+  if (gate.enabled() && !gate_ticket_) {
+    const auto deadline = pool::Clock::now() + pool_->options().query_wait_timeout;
+    pool::PriorityGate::EnterResult admitted = co_await gate.enter(priority_class_, deadline);
+    if (admitted.error) co_return std::move(admitted.error);
+    gate_ticket_ = std::move(admitted.ticket);
+  }
   pool::AcquireResult r = co_await pool_->acquire();
   pool_->stats().add_wait(static_cast<uint64_t>(r.waited.count()));
   if (probe_) probe_->on_lease_wait(static_cast<uint64_t>(r.waited.count()));
   if (!r.conn) {
-    set_state(ClientState::kIdle);
-    std::string out;
-    const pool::ServerError err = error_or(r.error, "could not get a server connection");
-    protocol::append_error(out, protocol::kSeverityFatal, err.sqlstate, err.message);
-    co_await client_.write_all(asio::buffer(out));
-    client_.close();
-    co_return false;
+    gate.leave(gate_ticket_);
+    co_return error_or(r.error, "could not get a server connection");
   }
   server_ = std::move(r.conn);
-  server_->stream.rebind(client_.socket().get_executor());
-  server_->active = true;
-  server_->client_id = info_->id;
-  xact_start_ = pool::Clock::now();
-  info_->server_id.store(server_->id, std::memory_order_relaxed);
-  info_->server_key.store(server_->key.key, std::memory_order_relaxed);
-  info_->server_pid.store(server_->key.pid, std::memory_order_release);
-  info_->request_time_us.store(now_us(), std::memory_order_relaxed);
-  set_state(ClientState::kActive);
-  if (!co_await sync_parameters()) co_return false;
+  co_return std::nullopt;
+}
+
+asio::awaitable<bool> ClientSession::ensure_server() {
+  set_state(ClientState::kWaiting);
+  info_->wait_start_us.store(now_us(), std::memory_order_relaxed);
+  // A connection that dies while taking the client's settings has not seen any of the
+  // client's statements yet, so another one may serve them: up to kLeaseAttempts.
+  for (int attempt = 1;; ++attempt) {
+    if (std::optional<pool::ServerError> error = co_await lease_server()) {
+      set_state(ClientState::kIdle);
+      std::string out;
+      protocol::append_error(out, protocol::kSeverityFatal, error->sqlstate, error->message);
+      co_await client_.write_all(asio::buffer(out));
+      client_.close();
+      co_return false;
+    }
+    server_->stream.rebind(client_.socket().get_executor());
+    server_->active = true;
+    server_->client_id = info_->id;
+    xact_start_ = pool::Clock::now();
+    info_->server_id.store(server_->id, std::memory_order_relaxed);
+    info_->server_key.store(server_->key.key, std::memory_order_relaxed);
+    info_->server_pid.store(server_->key.pid, std::memory_order_release);
+    info_->request_time_us.store(now_us(), std::memory_order_relaxed);
+    set_state(ClientState::kActive);
+    const SyncOutcome synced = co_await sync_parameters();
+    if (synced == SyncOutcome::kSynced) break;
+    if (synced == SyncOutcome::kServerLost && attempt < kLeaseAttempts) {
+      spdlog::info(
+          "client {}: server connection lost while applying session parameters; "
+          "trying another",
+          info_->id);
+      set_state(ClientState::kWaiting);
+      continue;
+    }
+    if (synced == SyncOutcome::kServerLost) {
+      co_await fatal(protocol::sqlstate::kConnectionFailure,
+                     "server connection lost while applying session parameters");
+    }
+    co_return false;
+  }
   pump_running_ = true;
   if (pump_loop_alive_) {
     changed_.cancel();  // server_pump_loop() takes it from here
@@ -349,28 +409,33 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   co_return true;
 }
 
-asio::awaitable<bool> ClientSession::sync_parameters() {
-  if (server_->params_fingerprint == wanted_fingerprint_) co_return true;
+asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
+  if (server_->params_fingerprint == wanted_fingerprint_) co_return SyncOutcome::kSynced;
   const std::string sql =
       parameter_sync_sql(wanted_params_, server_->params, server_->extra_params);
   if (sql.empty()) {
     server_->params_fingerprint = wanted_fingerprint_;
-    co_return true;
+    co_return SyncOutcome::kSynced;
   }
   pool::QueryResult r = co_await pool::run_simple_query(*server_, sql, max_message_size_);
-  if (r.io_failed || r.error) {
+  if (r.io_failed && !r.error) {
     server_->broken = true;
     release_server();
-    pool::ServerError err = error_or(r.error, "server connection lost");
-    if (r.error) err.message = "could not apply session parameters: " + err.message;
+    co_return SyncOutcome::kServerLost;
+  }
+  if (r.error) {
+    server_->broken = true;
+    release_server();
+    pool::ServerError err = *r.error;
+    err.message = "could not apply session parameters: " + err.message;
     co_await fatal(err.sqlstate, err.message);
-    co_return false;
+    co_return SyncOutcome::kFailed;
   }
   // The server reports canonical spellings (UTF8 for "unicode"): adopt them.
   record_synced_params(wanted_params_, {server_->params, server_->extra_params});
   wanted_fingerprint_ = params_fingerprint(wanted_params_);
   server_->params_fingerprint = wanted_fingerprint_;
-  co_return true;
+  co_return SyncOutcome::kSynced;
 }
 
 void ClientSession::release_server() {
@@ -381,6 +446,7 @@ void ClientSession::release_server() {
   set_state(ClientState::kIdle);
   pool_->release(std::move(server_));
   server_.reset();
+  pool_->db_state().gate.leave(gate_ticket_);
 }
 
 asio::awaitable<void> ClientSession::stop_server_pump() {

@@ -70,8 +70,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void update_statement_name_context();
   asio::awaitable<std::error_code> write_client(std::span<const asio::const_buffer> bufs);
   asio::awaitable<std::error_code> write_server(std::span<const asio::const_buffer> bufs);
+  // Takes a slot from the priority gate (with classes) and a server connection into
+  // server_; the error for the client otherwise.
+  asio::awaitable<std::optional<pool::ServerError>> lease_server();
   asio::awaitable<bool> ensure_server();
-  asio::awaitable<bool> sync_parameters();
+  // Classes the client at login (priority_class_), from the config's rules or its own
+  // `-c sluice.class=NAME`; refuses an unknown name. False when it sent a FATAL.
+  asio::awaitable<bool> choose_priority_class(const config::DatabaseConfig& db);
+  enum class SyncOutcome {
+    kSynced,
+    kServerLost,  // the connection died first: released; another may serve the client
+    kFailed,      // the server refused a setting: the client got a FATAL error
+  };
+  asio::awaitable<SyncOutcome> sync_parameters();
   asio::awaitable<void> server_pump_loop();
   asio::awaitable<void> server_pump();
   asio::awaitable<void> stop_server_pump();
@@ -95,7 +106,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   config::PoolMode mode_ = config::PoolMode::kSession;
   size_t max_message_size_ = 0;
 
-  pool::ServerPtr server_;  // the lease, when held
+  pool::ServerPtr server_;                  // the lease, when held
+  std::string priority_class_;              // set at login when the config has classes
+  pool::PriorityGate::Ticket gate_ticket_;  // held with the lease when classes are on
   bool pump_running_ = false;
   bool pump_loop_exit_ = false;
   bool pump_loop_alive_ = false;  // server_pump_loop() is running (parked or pumping)

@@ -19,6 +19,9 @@ BAD_CONFIGS = {
     "bad_auth_type": ('[auth]\ntype = "password-please"\n', "type"),  # "auth.type" etc.
     "bad_listen": ('[server]\nlisten = "127.0.0.1:99999"\n', "listen"),
     "toml_syntax": ("[pool\npool_size = 5\n", ""),
+    "class_shares_over_budget": ("[pool]\npool_size = 4\n[classes.high]\nmin_connections = 4\n",
+                                 "min_connections"),
+    "bad_class_key": ("[classes.low]\npriorty = 1\n", "priority"),
 }
 
 

@@ -107,12 +107,13 @@ def _auth_response(sock, code: int, body: bytes, user: str, password: str | None
 
 
 def login(host: str, port: int, *, user: str, dbname: str, password: str | None = None,
-          timeout: float = 10.0) -> socket.socket:
+          timeout: float = 10.0, params: dict[str, str] | None = None) -> socket.socket:
     """Logs in and returns the socket after ReadyForQuery; raises ServerError on an
-    ErrorResponse (e.g. SQLSTATE 28P01 for a wrong password)."""
+    ErrorResponse (e.g. SQLSTATE 28P01 for a wrong password). `params` are more startup
+    parameters (application_name, options, ...)."""
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
-        sock.sendall(startup_message(user, dbname))
+        sock.sendall(startup_message(user, dbname, **(params or {})))
         scram: list = []
         while True:
             kind, body = read_message(sock)
