@@ -418,7 +418,8 @@ asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
     co_return SyncOutcome::kSynced;
   }
   pool::QueryResult r = co_await pool::run_simple_query(*server_, sql, max_message_size_);
-  if (r.io_failed && !r.error) {
+  // Gone before the client's statements: closed, or ended with a FATAL (terminated).
+  if ((r.io_failed && !r.error) || (r.error && r.error->severity == protocol::kSeverityFatal)) {
     server_->broken = true;
     release_server();
     co_return SyncOutcome::kServerLost;

@@ -212,6 +212,27 @@ def test_terminated_backends_are_not_handed_out(pg, sluice):
             s.close()
 
 
+def test_connection_dying_while_taking_the_clients_settings_is_replaced(pg, sluice):
+    """Client b's first statement gets the connection client a just released, within the
+    100 ms that skip the liveness peek, and its backend was terminated meanwhile: the SET of
+    b's application_name meets the dead connection before any of b's statements was sent,
+    so b is served on another connection and sees no error."""
+    proxy = sluice(config(pg, pool_size=2))
+    a = wire.login(proxy.host, proxy.port, user=APP_USER, dbname=APP_DB,
+                   params={"application_name": "a"})
+    b = wire.login(proxy.host, proxy.port, user=APP_USER, dbname=APP_DB,
+                   params={"application_name": "b"})
+    try:
+        [(pid,)] = wire.simple_query(a, "SELECT pg_backend_pid()")
+        pg.query("SELECT pg_terminate_backend(%s)", (int(pid),))
+        assert wire.simple_query(b, "SELECT current_setting('application_name'),"
+                                    " pg_backend_pid()")[0][0] == "b"
+    finally:
+        a.close()
+        b.close()
+    assert "lost while applying session parameters; trying another" in proxy.log()
+
+
 def test_statement_whose_server_dies_is_not_replayed(pg, sluice):
     """An INSERT in flight when its backend is terminated gets an error; it is not sent
     again on another connection (it is not in the table afterwards, nor twice), and the
