@@ -357,6 +357,15 @@ class Checker {
     if (!a.auth_query.empty() && a.auth_user.empty()) {
       fail("auth.query is set but auth.user is not; auth.user is the user that runs auth.query");
     }
+    duration("auth.failure_delay", a.failure_delay, true);
+    duration("auth.failure_delay_max", a.failure_delay_max, false);
+    duration("auth.failure_forget_after", a.failure_forget_after, false);
+    if (a.failure_delay_max < a.failure_delay) {
+      fail(
+          fmt::format("auth.failure_delay_max = {}ms is less than auth.failure_delay = {}ms; "
+                      "allowed: failure_delay_max >= failure_delay",
+                      a.failure_delay_max.count(), a.failure_delay.count()));
+    }
     const TlsClientSide& c = cfg_.client_tls;
     if (c.cert_file.empty() != c.key_file.empty()) {
       fail(c.cert_file.empty() ? "tls.client_key is set but tls.client_cert is not; set both or "

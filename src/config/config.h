@@ -85,6 +85,13 @@ struct AuthConfig {
   std::string auth_file;   // PgBouncer userlist.txt format
   std::string auth_query;  // empty = disabled
   std::string auth_user;   // user that runs auth_query (needs password in auth_file or server URL)
+  // Repeated failed password logins from one client address (session/auth_failures.h):
+  // the second waits failure_delay before its error, each further one twice as long, up
+  // to failure_delay_max; forgotten after a success or failure_forget_after without a
+  // failure. failure_delay 0 = off.
+  Millis failure_delay{100};
+  Millis failure_delay_max{5000};
+  Millis failure_forget_after{60000};
 };
 
 struct Config {

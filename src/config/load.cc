@@ -314,6 +314,11 @@ std::vector<Loader::Field> Loader::auth_fields(Config& c) const {
       {"file", [&](auto& v, auto& k) { c.auth.auth_file = string(v, k); }},
       {"query", [&](auto& v, auto& k) { c.auth.auth_query = string(v, k); }},
       {"user", [&](auto& v, auto& k) { c.auth.auth_user = string(v, k); }},
+      {"failure_delay", [&](auto& v, auto& k) { c.auth.failure_delay = duration(v, k, true); }},
+      {"failure_delay_max",
+       [&](auto& v, auto& k) { c.auth.failure_delay_max = duration(v, k, false); }},
+      {"failure_forget_after",
+       [&](auto& v, auto& k) { c.auth.failure_forget_after = duration(v, k, false); }},
   };
 }
 

@@ -67,6 +67,20 @@ bool Pool::db_cap_blocks_locked() const {
          db_->total.load() >= s.max_db_connections;
 }
 
+bool Pool::over_size_locked() const {
+  const auto& s = options_.settings;
+  return total_ > s.pool_size + s.reserve_pool_size;
+}
+
+void Pool::trim_idle_locked(std::vector<ServerPtr>& to_close) {
+  while (over_size_locked() && !idle_.empty()) {
+    to_close.push_back(std::move(idle_.front()));  // the least recently used
+    idle_.pop_front();
+    --total_;
+    --db_->total;
+  }
+}
+
 bool Pool::expired_locked(const ServerConnection& conn, Clock::time_point now) const {
   return (options_.server_lifetime.count() > 0 && now - conn.created >= options_.server_lifetime) ||
          conn.created < reconnect_before_;
@@ -423,8 +437,9 @@ void Pool::release(ServerPtr conn) {
   std::unique_lock lock(mutex_);
   forget(conn.get());
   const bool expired = expired_locked(*conn, conn->last_used);
-  const bool reusable =
-      !conn->broken && conn->tx_status == 'I' && conn->stream.is_open() && !expired;
+  // Past pool_size (+ reserve_pool_size), after a RELOAD made the pool smaller: closed.
+  const bool reusable = !conn->broken && conn->tx_status == 'I' && conn->stream.is_open() &&
+                        !expired && !over_size_locked();
   if (!reusable) {
     // Broken by the server (it closed the connection or sent a FATAL): it may have
     // restarted, so the other connections to it are suspect until checked.
@@ -457,9 +472,16 @@ void Pool::learn_scram_keys(const protocol::ScramKey& client_key,
 }
 
 void Pool::set_options(PoolOptions options) {
-  std::lock_guard lock(mutex_);
-  options_ = std::move(options);
-  wake_connect_locked();
+  std::vector<ServerPtr> to_close;
+  {
+    std::lock_guard lock(mutex_);
+    options_ = std::move(options);
+    // A smaller pool: idle connections past the new size close now, leased ones when
+    // they come back (release()). A larger one: waiting clients may open connections.
+    trim_idle_locked(to_close);
+    wake_connect_locked();
+  }
+  for (auto& c : to_close) c->stream.close();
 }
 
 PoolOptions Pool::options() const {
@@ -492,6 +514,7 @@ void Pool::maintain(const asio::any_io_executor& ex) {
         ++it;
       }
     }
+    trim_idle_locked(to_close);
     if (!db_->paused) {
       while (total_ < o.settings.min_pool_size && can_open_locked(false)) {
         const Admission admission = host_->admit(now);

@@ -127,6 +127,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   struct Step;
   bool can_open_locked(bool reserve) const;
   bool db_cap_blocks_locked() const;
+  // More connections open than pool_size + reserve_pool_size (the pool was made smaller).
+  bool over_size_locked() const;
+  // Moves idle connections past that size to `to_close` (the caller closes them unlocked).
+  void trim_idle_locked(std::vector<ServerPtr>& to_close);
   bool expired_locked(const ServerConnection& conn, Clock::time_point now) const;
   // Removes and returns an idle connection (idle_ not empty), preferring one on `ex`.
   ServerPtr take_idle_locked(const asio::any_io_executor& ex);

@@ -36,9 +36,15 @@ Frame peek_startup_packet(Bytes buf) {
   Frame f;
   if (buf.size() < 4) return f;
   const uint32_t len = read_u32(buf.data());
-  if (len < kStartupHeaderSize || len > kMaxStartupPacketSize) {
+  if (len < kStartupHeaderSize) {
     f.status = FrameStatus::kError;
     f.error = fmt::format("invalid startup packet length {}", len);
+    return f;
+  }
+  if (len > kMaxStartupPacketSize) {
+    f.status = FrameStatus::kError;
+    f.error = fmt::format("startup packet of {} bytes exceeds the limit of {} bytes", len,
+                          kMaxStartupPacketSize);
     return f;
   }
   if (buf.size() < len) {

@@ -12,6 +12,7 @@
 #include "config/config.h"
 #include "config/userlist.h"
 #include "pool/pool_manager.h"
+#include "session/auth_failures.h"
 #include "session/client_registry.h"
 
 namespace sluice::server {
@@ -35,6 +36,8 @@ class ProxyContext {
   pool::ServerTls server_tls;
   pool::PoolManager pools;
   session::ClientRegistry clients;
+  // Failed password logins per client address (auth.failure_delay); any worker.
+  session::AuthFailures auth_failures;
   const int workers;
   // Times a client got pinned, per router::PinReason (SHOW PINS).
   std::array<std::atomic<uint64_t>, 5> pins_total{};

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 #include <openssl/rand.h>
+#include <spdlog/spdlog.h>
 
 #include "net/message_io.h"
+#include "net/no_throw.h"
 #include "protocol/builder.h"
 #include "protocol/md5_auth.h"
 #include "protocol/reader.h"
@@ -31,19 +33,24 @@ protocol::Bytes as_bytes(const std::string& s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
-asio::awaitable<bool> run_md5(net::Stream& client, net::ReadBuffer& in, const std::string& user,
-                              const std::optional<std::string>& secret, size_t max_size) {
+asio::awaitable<ClientAuthResult> run_md5(net::Stream& client, net::ReadBuffer& in,
+                                          const std::string& user,
+                                          const std::optional<std::string>& secret,
+                                          size_t max_size) {
+  ClientAuthResult result;
   const protocol::Md5Salt salt = protocol::random_md5_salt();
   std::string out;
   protocol::append_auth_md5(out, salt.data());
-  if (co_await client.write_all(asio::buffer(out))) co_return false;
+  if (co_await client.write_all(asio::buffer(out))) co_return result;
   auto body = co_await read_password_message(client, in, max_size);
-  if (!body) co_return false;
+  if (!body) co_return result;
+  result.answered = true;
   auto response = protocol::parse_password(as_bytes(*body));
-  if (!response || !secret) co_return false;
+  if (!response || !secret) co_return result;
   const std::string stored =
       is_md5_secret(*secret) ? *secret : protocol::md5_stored_secret(user, *secret);
-  co_return protocol::md5_verify(stored, salt, *response);
+  result.ok = protocol::md5_verify(stored, salt, *response);
+  co_return result;
 }
 
 asio::awaitable<ClientAuthResult> run_scram(net::Stream& client, net::ReadBuffer& in,
@@ -65,6 +72,7 @@ asio::awaitable<ClientAuthResult> run_scram(net::Stream& client, net::ReadBuffer
   if (co_await client.write_all(asio::buffer(out))) co_return result;
   auto final_body = co_await read_password_message(client, in, max_size);
   if (!final_body) co_return result;
+  result.answered = true;
   auto final_step = server.on_client_final(*final_body);
   if (!final_step.ok || !secret_known) co_return result;
   out.clear();
@@ -74,6 +82,30 @@ asio::awaitable<ClientAuthResult> run_scram(net::Stream& client, net::ReadBuffer
   result.client_key = server.client_key();
   result.server_key = scram_secret.server_key;
   co_return result;
+}
+
+// "" when the client is already gone.
+std::string address_key_of(const net::Stream& client) {
+  const net::tcp::endpoint remote = client.remote_endpoint();
+  if (remote.port() == 0) return {};
+  return AuthFailures::address_key(remote.address());
+}
+
+// Counts a wrong password against the client's address and waits as long as that asks
+// for, on a timer: the worker serves its other clients meanwhile.
+asio::awaitable<void> delay_failure(net::Stream& client, const config::AuthConfig& auth,
+                                    AuthFailures& failures, const std::string& user) {
+  if (auth.failure_delay.count() <= 0) co_return;
+  const std::string address = address_key_of(client);
+  if (address.empty()) co_return;
+  const AuthFailures::Settings settings{auth.failure_delay, auth.failure_delay_max,
+                                        auth.failure_forget_after};
+  const auto delay = failures.on_failure(address, settings, AuthFailures::Clock::now());
+  if (delay.count() <= 0) co_return;
+  spdlog::info("failed password for user \"{}\" from {}: answering after {} ms", user, address,
+               delay.count());
+  asio::steady_timer timer(client.executor(), delay);
+  co_await timer.async_wait(net::kNoThrow);
 }
 
 }  // namespace
@@ -86,10 +118,12 @@ asio::awaitable<void> send_fatal(net::Stream& client, std::string_view sqlstate,
 }
 
 asio::awaitable<ClientAuthResult> authenticate_client(net::Stream& client, net::ReadBuffer& in,
-                                                      config::AuthType type,
+                                                      const config::AuthConfig& auth,
+                                                      AuthFailures& failures,
                                                       const std::string& user,
                                                       const std::optional<std::string>& secret,
                                                       size_t max_message_size) {
+  const config::AuthType type = auth.type;
   ClientAuthResult result;
   if (type == config::AuthType::kTrust) {
     result.ok = true;
@@ -118,12 +152,16 @@ asio::awaitable<ClientAuthResult> authenticate_client(net::Stream& client, net::
       result.server_key.reset();
     }
   } else {
-    result.ok = co_await run_md5(client, in, user, secret, max_message_size);
+    result = co_await run_md5(client, in, user, secret, max_message_size);
   }
-  if (!result.ok) {
-    co_await send_fatal(client, protocol::sqlstate::kInvalidPassword,
-                        fmt::format("password authentication failed for user \"{}\"", user));
+  if (result.ok) {
+    if (!failures.empty()) failures.on_success(address_key_of(client));
+    co_return result;
   }
+  // A client that left (or never answered) learnt nothing: only wrong answers count.
+  if (result.answered) co_await delay_failure(client, auth, failures, user);
+  co_await send_fatal(client, protocol::sqlstate::kInvalidPassword,
+                      fmt::format("password authentication failed for user \"{}\"", user));
   co_return result;
 }
 

@@ -209,8 +209,8 @@ asio::awaitable<bool> ClientSession::login_admin(const protocol::StartupPacket& 
                        std::find(stats.begin(), stats.end(), user) != stats.end();
   auto users = ctx_.users();
   auto secret = users ? users->secret_for(user) : std::nullopt;
-  auto auth =
-      co_await authenticate_client(client_, in_, cfg_->auth.type, user, secret, max_message_size_);
+  auto auth = co_await authenticate_client(client_, in_, cfg_->auth, ctx_.auth_failures, user,
+                                           secret, max_message_size_);
   if (!auth.ok) co_return false;
   if (!allowed) {
     co_await fatal(sqlstate::kInvalidAuthorization,
@@ -259,8 +259,8 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
     co_await fatal(secret.error->sqlstate, secret.error->message);
     co_return false;
   }
-  auto auth = co_await authenticate_client(client_, in_, cfg_->auth.type, user, secret.secret,
-                                           max_message_size_);
+  auto auth = co_await authenticate_client(client_, in_, cfg_->auth, ctx_.auth_failures, user,
+                                           secret.secret, max_message_size_);
   if (!auth.ok) co_return false;
 
   pool::ServerCredentials creds = server_credentials(*cfg_, *db, user, secret.secret);

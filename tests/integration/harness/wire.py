@@ -107,11 +107,14 @@ def _auth_response(sock, code: int, body: bytes, user: str, password: str | None
 
 
 def login(host: str, port: int, *, user: str, dbname: str, password: str | None = None,
-          timeout: float = 10.0, params: dict[str, str] | None = None) -> socket.socket:
+          timeout: float = 10.0, params: dict[str, str] | None = None,
+          source: str | None = None) -> socket.socket:
     """Logs in and returns the socket after ReadyForQuery; raises ServerError on an
     ErrorResponse (e.g. SQLSTATE 28P01 for a wrong password). `params` are more startup
-    parameters (application_name, options, ...)."""
-    sock = socket.create_connection((host, port), timeout=timeout)
+    parameters (application_name, options, ...); `source`: the local address to connect
+    from (any of 127.0.0.0/8 works on loopback)."""
+    sock = socket.create_connection((host, port), timeout=timeout,
+                                    source_address=(source, 0) if source else None)
     try:
         sock.sendall(startup_message(user, dbname, **(params or {})))
         scram: list = []

@@ -193,5 +193,17 @@ TEST(ConfigErrorTest, RetryAndBreakerSettings) {
                "connect_retry_max >= connect_retry_base"));
 }
 
+TEST(ConfigErrorTest, AuthFailureDelaySettings) {
+  EXPECT_TRUE(Contains(error_for("[auth]\nfailure_delay = -1\n"), "auth.failure_delay"));
+  EXPECT_TRUE(Contains(error_for("[auth]\nfailure_delay_max = 0\n"), "auth.failure_delay_max"));
+  EXPECT_TRUE(
+      Contains(error_for("[auth]\nfailure_forget_after = \"0s\"\n"), "auth.failure_forget_after"));
+  EXPECT_TRUE(Contains(error_for("[auth]\nfailure_delay = \"2s\"\nfailure_delay_max = \"1s\"\n"),
+                       "failure_delay_max >= failure_delay"));
+  // 0 turns the delay off, and is not held against failure_delay_max.
+  EXPECT_EQ(load_config_string("[auth]\nfailure_delay = 0\n", "a.toml").auth.failure_delay,
+            Millis(0));
+}
+
 }  // namespace
 }  // namespace sluice::config

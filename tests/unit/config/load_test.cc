@@ -52,6 +52,9 @@ type = "scram-sha-256"
 file = "/etc/sluice/userlist.txt"
 query = "SELECT usename, passwd FROM pg_shadow WHERE usename = $1"
 user = "sluice_auth"
+failure_delay = "250ms"
+failure_delay_max = "4s"
+failure_forget_after = "10m"
 
 [tls]
 client_cert = "/etc/sluice/server.crt"
@@ -128,6 +131,9 @@ TEST(ConfigLoadTest, FullFileSetsEveryField) {
   EXPECT_EQ(c.auth.auth_file, "/etc/sluice/userlist.txt");
   EXPECT_EQ(c.auth.auth_query, "SELECT usename, passwd FROM pg_shadow WHERE usename = $1");
   EXPECT_EQ(c.auth.auth_user, "sluice_auth");
+  EXPECT_EQ(c.auth.failure_delay, Millis(250));
+  EXPECT_EQ(c.auth.failure_delay_max, seconds(4));
+  EXPECT_EQ(c.auth.failure_forget_after, minutes(10));
 
   EXPECT_EQ(c.client_tls.cert_file, "/etc/sluice/server.crt");
   EXPECT_EQ(c.client_tls.key_file, "/etc/sluice/server.key");
@@ -200,6 +206,9 @@ TEST(ConfigLoadTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.breaker_open_time, seconds(5));
   EXPECT_TRUE(c.breaker_fail_fast);
   EXPECT_EQ(c.auth.type, AuthType::kTrust);
+  EXPECT_EQ(c.auth.failure_delay, Millis(100));
+  EXPECT_EQ(c.auth.failure_delay_max, seconds(5));
+  EXPECT_EQ(c.auth.failure_forget_after, minutes(1));
   EXPECT_EQ(c.server_tls.sslmode, ServerSslMode::kPrefer);
   EXPECT_TRUE(c.client_tls.cert_file.empty());
   EXPECT_FALSE(c.default_server);
