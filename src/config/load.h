@@ -53,6 +53,8 @@ inline constexpr IntRange kMaxDbConnectionsRange{0, 1000000};
 inline constexpr IntRange kPortRange{1, 65535};
 inline constexpr IntRange kBreakerFailuresRange{0, 1000000};
 inline constexpr IntRange kQueryStatsMaxRange{16, 10000000};
+// Unix socket paths hold at most 107 bytes; the rest is for the temporary name.
+inline constexpr size_t kMaxTakeoverSocketPath = 90;
 inline constexpr int64_t kMaxDurationMs = int64_t{8760} * 3600 * 1000;  // 8760h = 365 days
 
 inline constexpr std::string_view kPoolModeChoices = "session, transaction";
