@@ -6,6 +6,7 @@
 #include <cctype>
 #include <stdexcept>
 
+#include "net/listener.h"
 #include "net/no_throw.h"
 
 namespace sluice::admin {
@@ -168,20 +169,25 @@ HttpServer::HttpServer(asio::io_context& io, const std::string& host, uint16_t p
   acceptor_.listen();
 }
 
+HttpServer::HttpServer(asio::ip::tcp::acceptor listening, HttpHandler handler)
+    : acceptor_(std::move(listening)), handler_(std::move(handler)) {}
+
 void HttpServer::start() {
   asio::co_spawn(acceptor_.get_executor(), accept_loop(), asio::detached);
 }
 
 void HttpServer::stop() {
+  // The accept loop closes the socket once its pending accept has completed.
+  stopping_ = true;
   std::error_code ec;
-  acceptor_.close(ec);
+  acceptor_.cancel(ec);
 }
 
 asio::awaitable<void> HttpServer::accept_loop() {
-  for (;;) {
+  while (!stopping_) {
     auto [ec, socket] = co_await acceptor_.async_accept(kNoThrow);
     if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+      if (ec == asio::error::operation_aborted || !acceptor_.is_open()) break;
       spdlog::warn("admin HTTP accept failed: {}", ec.message());
       // Out of descriptors, say: wait a little instead of spinning on the error.
       asio::steady_timer backoff(acceptor_.get_executor(), kAcceptBackoff);
@@ -190,6 +196,7 @@ asio::awaitable<void> HttpServer::accept_loop() {
     }
     asio::co_spawn(acceptor_.get_executor(), serve(std::move(socket)), asio::detached);
   }
+  net::close_listener(acceptor_);
 }
 
 asio::awaitable<void> HttpServer::serve(asio::ip::tcp::socket socket) {

@@ -42,8 +42,12 @@ class HttpServer {
  public:
   // Binds and listens at once; throws std::runtime_error naming the address on failure.
   HttpServer(asio::io_context& io, const std::string& host, uint16_t port, HttpHandler handler);
+  // On a listening socket opened elsewhere (one a takeover handed over).
+  HttpServer(asio::ip::tcp::acceptor listening, HttpHandler handler);
   void start();
+  // Stops accepting (requests under way finish); run it on the server's io_context.
   void stop();
+  int native_handle() { return acceptor_.native_handle(); }
 
  private:
   asio::awaitable<void> accept_loop();
@@ -51,6 +55,7 @@ class HttpServer {
 
   asio::ip::tcp::acceptor acceptor_;
   HttpHandler handler_;
+  bool stopping_ = false;
 };
 
 // Parses the request line and headers of `head` (everything before the blank line).

@@ -177,6 +177,7 @@ constexpr Setting kSettings[] = {
     {"workers", [](C c) { return std::to_string(c.workers); }, false},
     {"io_backend", [](C c) { return config::to_string(c.io_backend); }, false},
     {"shutdown_timeout", [](C c) { return duration(c.shutdown_timeout); }, true},
+    {"takeover_socket", [](C c) { return c.takeover_socket_path(); }, false},
     {"max_client_conn", [](C c) { return std::to_string(c.max_client_conn); }, true},
     {"max_message_size", [](C c) { return std::to_string(c.max_message_size); }, true},
     {"log_level", [](C c) { return c.log_level; }, true},

@@ -87,6 +87,7 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
     if (!hp) bad_flag("--admin-listen", quote(*o.admin_listen), kListenForm, reason);
     cfg.admin_listen = *hp;
   }
+  if (o.takeover_socket) cfg.takeover_socket = *o.takeover_socket;
   if (o.log_level) {
     if (!is_valid_log_level(*o.log_level)) {
       bad_flag("--log-level", quote(*o.log_level), kLogLevelChoices);
@@ -94,7 +95,8 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
     cfg.log_level = *o.log_level;
   }
   return o.listen || o.server || o.pool_mode || o.pool_size || o.auth_type || o.auth_file ||
-         o.admin_users || o.workers || o.io_backend || o.log_level || o.admin_listen;
+         o.admin_users || o.workers || o.io_backend || o.log_level || o.admin_listen ||
+         o.takeover_socket;
 }
 
 }  // namespace
@@ -138,6 +140,10 @@ void add_serve_options(CLI::App& cmd, CliOverrides& o) {
                  "HTTP endpoint for /metrics, /health, /ready and the JSON API /api/v1/ "
                  "(beyond loopback it needs admin.admin_token in the config file)")
       ->type_name("HOST:PORT");
+  cmd.add_option("--takeover-socket", o.takeover_socket,
+                 "Unix socket a later `sluice serve --takeover` connects to; \"\" = none "
+                 "(default /tmp/.s.SLUICE.<first listen port>.takeover)")
+      ->type_name("PATH");
   cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn or error (default info)")
       ->type_name("LEVEL");
 }

@@ -22,14 +22,16 @@ struct CliOverrides {
   std::optional<std::string> auth_file;
   std::optional<std::string> admin_users;  // comma separated
   std::optional<std::string> log_level;
-  std::optional<std::string> io_backend;    // auto | io_uring | epoll
-  std::optional<std::string> admin_listen;  // HOST:PORT of the HTTP API
+  std::optional<std::string> io_backend;       // auto | io_uring | epoll
+  std::optional<std::string> admin_listen;     // HOST:PORT of the HTTP API
+  std::optional<std::string> takeover_socket;  // path; "" = none
   std::optional<int> pool_size;
   std::optional<int> workers;
 };
 
 // Registers -c/--config, --listen, --server, --pool-mode, --pool-size, --auth-type,
-// --auth-file, --admin-users, --workers and --log-level on `cmd`. Values are checked
+// --auth-file, --admin-users, --workers, --io-backend, --admin-listen, --takeover-socket
+// and --log-level on `cmd`. Values are checked
 // by build_config (not by CLI11) so that errors read like the config file's.
 void add_serve_options(CLI::App& cmd, CliOverrides& o);
 

@@ -91,6 +91,15 @@ ServerSslMode Config::sslmode_for(const DatabaseConfig& db) const {
   return db.sslmode.value_or(server_tls.sslmode);
 }
 
+std::string Config::takeover_socket_path() const {
+  if (takeover_socket) return *takeover_socket;
+  return listen.empty() ? std::string() : default_takeover_socket(listen.front().port);
+}
+
+std::string default_takeover_socket(uint16_t port) {
+  return fmt::format("/tmp/.s.SLUICE.{}.takeover", port);
+}
+
 std::string to_string(PoolMode mode) { return name_of(kPoolModes, mode); }
 std::string to_string(AuthType type) { return name_of(kAuthTypes, type); }
 std::string to_string(ServerSslMode mode) { return name_of(kSslModes, mode); }
@@ -295,6 +304,7 @@ class Checker {
       fail(invalid_value_message("server.log_level", quote(cfg_.log_level), kLogLevelChoices));
     }
     if (cfg_.default_server) backend("server.default_server", *cfg_.default_server);
+    if (cfg_.takeover_socket) check_takeover_socket(*cfg_.takeover_socket);
 
     duration("pool.reserve_pool_timeout", cfg_.pool.reserve_pool_timeout, true);
     duration("pool.query_wait_timeout", cfg_.query_wait_timeout, false);
@@ -316,6 +326,18 @@ class Checker {
           fmt::format("pool.connect_retry_max = {}ms is less than pool.connect_retry_base = {}ms; "
                       "allowed: connect_retry_max >= connect_retry_base",
                       cfg_.connect_retry_max.count(), cfg_.connect_retry_base.count()));
+    }
+  }
+
+  // Both processes of a takeover must find the same file, whatever their working
+  // directory; the length leaves room for the temporary name it is bound under first.
+  void check_takeover_socket(const std::string& path) const {
+    if (path.empty()) return;  // off
+    if (!path.starts_with('/') || path.size() > kMaxTakeoverSocketPath) {
+      fail(invalid_value_message(
+          "server.takeover_socket", quote(path),
+          fmt::format("an absolute path of at most {} bytes, or \"\" for none",
+                      kMaxTakeoverSocketPath)));
     }
   }
 

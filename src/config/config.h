@@ -102,6 +102,9 @@ struct Config {
   // On SIGTERM/SIGINT: stop accepting, let leased connections (transactions under way)
   // finish for at most this long, then close everything. 0 = close at once.
   Millis shutdown_timeout{10000};
+  // Unix socket through which `sluice serve --takeover` takes the listening sockets over
+  // (docs/operations.md). Unset = default_takeover_socket(first listen port); "" = off.
+  std::optional<std::string> takeover_socket;
   int max_client_conn = 10000;
   size_t max_message_size = size_t{64} * 1024 * 1024;  // bytes; larger messages are refused
   std::string log_level = "info";
@@ -180,7 +183,13 @@ struct Config {
   PoolSettings pool_settings_for(const DatabaseConfig& db) const;
   // Effective server-side sslmode for a database (per-database URL setting wins).
   ServerSslMode sslmode_for(const DatabaseConfig& db) const;
+  // The takeover control socket in effect: takeover_socket, or the default for the first
+  // listen address; "" = off.
+  std::string takeover_socket_path() const;
 };
+
+// "/tmp/.s.SLUICE.<port>.takeover", after PostgreSQL's "/tmp/.s.PGSQL.<port>".
+std::string default_takeover_socket(uint16_t port);
 
 std::string to_string(PoolMode mode);
 std::string to_string(AuthType type);

@@ -259,6 +259,7 @@ std::vector<Loader::Field> Loader::server_fields(Config& c) const {
        }},
       {"default_server", [&](auto& v, auto& k) { c.default_server = url(v, k); }},
       {"shutdown_timeout", [&](auto& v, auto& k) { c.shutdown_timeout = duration(v, k, true); }},
+      {"takeover_socket", [&](auto& v, auto& k) { c.takeover_socket = string(v, k); }},
   };
 }
 

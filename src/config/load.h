@@ -56,6 +56,8 @@ inline constexpr IntRange kQueryStatsMaxRange{16, 10000000};
 inline constexpr IntRange kClassPriorityRange{0, 1000};
 inline constexpr IntRange kClassMinConnectionsRange{0, 10000};
 inline constexpr IntRange kMaxWaitingClientsRange{0, 1000000};
+// Unix socket paths hold at most 107 bytes; the rest is for the temporary name.
+inline constexpr size_t kMaxTakeoverSocketPath = 90;
 inline constexpr int64_t kMaxDurationMs = int64_t{8760} * 3600 * 1000;  // 8760h = 365 days
 
 inline constexpr std::string_view kPoolModeChoices = "session, transaction";

@@ -1,16 +1,22 @@
 #include "server/runtime.h"
 
+#include <fcntl.h>
+#include <fmt/format.h>
 #include <malloc.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <csignal>
+#include <cstring>
 #include <future>
 #include <stdexcept>
 
 #include "admin/http_api.h"
 #include "config/load.h"
+#include "net/listener.h"
 #include "net/no_throw.h"
 #include "server/io_backend.h"
+#include "server/listeners.h"
 #include "session/client_session.h"
 #include "session/worker_sessions.h"
 #include "stats/pool_stats.h"
@@ -27,7 +33,9 @@ constexpr auto kSweepInterval = std::chrono::seconds(1);
 // Sessions parked in one sweep (each frees ~2 KiB) worth a malloc_trim() at the next.
 constexpr size_t kParkedBeforeTrim = 256;
 constexpr auto kMaintenanceInterval = std::chrono::seconds(1);
-constexpr int kListenBacklog = 4096;
+constexpr auto kDrainPoll = std::chrono::milliseconds(20);
+constexpr auto kStopAcceptingPoll = std::chrono::milliseconds(1);
+constexpr auto kStopAcceptingWait = std::chrono::seconds(5);
 
 int effective_workers(const config::Config& cfg) {
   if (cfg.workers > 0) return cfg.workers;
@@ -38,8 +46,8 @@ int effective_workers(const config::Config& cfg) {
 }  // namespace
 
 Runtime::Runtime(config::CliOverrides overrides, std::shared_ptr<const config::Config> cfg,
-                 std::shared_ptr<const config::UserList> users)
-    : overrides_(std::move(overrides)) {
+                 std::shared_ptr<const config::UserList> users, std::unique_ptr<Handoff> handoff)
+    : overrides_(std::move(overrides)), handoff_(std::move(handoff)) {
   const int n = effective_workers(*cfg);
   for (int i = 0; i < n; ++i) {
     auto w = std::make_unique<Worker>();
@@ -65,65 +73,166 @@ Runtime::Runtime(config::CliOverrides overrides, std::shared_ptr<const config::C
 
 Runtime::~Runtime() = default;
 
-void Runtime::listen() {
-  auto cfg = ctx_->config();
-  for (auto& w : workers_) {
-    for (const auto& hp : cfg->listen) {
+void Runtime::adopt_listeners() {
+  if (!handoff_) return;
+  const auto cfg = ctx_->config();
+  std::vector<asio::ip::tcp::endpoint> wanted;
+  for (const auto& hp : cfg->listen) wanted.push_back(resolve_address(main_io_, hp, "listen"));
+  // Every socket received keeps being accepted on: one closed would drop the connections
+  // queued in it. So an address this configuration drops cannot be taken over.
+  std::vector<std::vector<UniqueFd>> per_address(wanted.size());
+  for (PassedSocket& s : handoff_->sockets()) {
+    if (s.kind != SocketKind::kListener) continue;
+    const asio::ip::tcp::endpoint ep = bound_address(s.fd.get());
+    const auto it = std::find(wanted.begin(), wanted.end(), ep);
+    if (it == wanted.end()) {
+      throw TakeoverError(
+          fmt::format("--takeover: pid {} listens on {}, which this configuration does not "
+                      "(server.listen, --listen): add it, or start without --takeover once "
+                      "that process has stopped",
+                      handoff_->old_pid(), to_string(ep)));
+    }
+    per_address[it - wanted.begin()].push_back(std::move(s.fd));
+  }
+  // Spread round-robin, whatever the two worker counts: a worker may get several.
+  size_t taken = 0;
+  for (auto& fds : per_address) {
+    for (size_t j = 0; j < fds.size(); ++j, ++taken) {
+      Worker& w = *workers_[j % workers_.size()];
+      w.acceptors.push_back(adopt_listener(w.io, std::move(fds[j])));
+    }
+  }
+  spdlog::info("taking over {} listening sockets from pid {}", taken, handoff_->old_pid());
+}
+
+void Runtime::bind_listeners() {
+  const auto cfg = ctx_->config();
+  for (const auto& hp : cfg->listen) {
+    const asio::ip::tcp::endpoint ep = resolve_address(main_io_, hp, "listen");
+    auto serves = [&ep](const std::unique_ptr<Worker>& w) {
+      return std::any_of(w->acceptors.begin(), w->acceptors.end(), [&ep](const auto& a) {
+        std::error_code ec;
+        return a->local_endpoint(ec) == ep;
+      });
+    };
+    const bool taken_over = std::any_of(workers_.begin(), workers_.end(), serves);
+    for (auto& w : workers_) {
+      if (serves(w)) continue;
       std::error_code ec;
-      auto address = asio::ip::make_address(hp.host == "*" ? "0.0.0.0" : hp.host, ec);
-      if (ec) {
-        asio::ip::tcp::resolver resolver(w->io);
-        auto results = resolver.resolve(hp.host, std::to_string(hp.port), ec);
-        if (ec || results.empty()) {
-          throw std::runtime_error("cannot resolve listen address " + hp.host + ": " +
-                                   ec.message());
-        }
-        address = results.begin()->endpoint().address();
-      }
-      asio::ip::tcp::endpoint ep(address, hp.port);
-      auto acceptor = std::make_unique<asio::ip::tcp::acceptor>(w->io);
-      acceptor->open(ep.protocol());
-      acceptor->set_option(asio::socket_base::reuse_address(true));
-      const int one = 1;
-      ::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
-      acceptor->bind(ep, ec);
-      if (ec) {
+      auto acceptor = bind_listener(w->io, ep, /*reuse_port=*/true, ec);
+      if (acceptor) {
+        w->acceptors.push_back(std::move(acceptor));
+      } else if (taken_over) {
+        // Joining the group needs the user that created it; the sockets taken over serve.
+        spdlog::warn(
+            "worker {} has no listening socket of its own on {}:{} ({}); the ones "
+            "taken over accept for it",
+            w->index, hp.host, hp.port, ec.message());
+      } else {
         throw std::runtime_error("cannot listen on " + hp.host + ":" + std::to_string(hp.port) +
                                  ": " + ec.message() +
                                  " (is another process using it? pick another with --listen)");
       }
-      acceptor->listen(kListenBacklog);
-      w->acceptors.push_back(std::move(acceptor));
     }
   }
 }
 
 void Runtime::start_http() {
   const auto cfg = ctx_->config();
-  if (!cfg->admin_listen) return;
+  UniqueFd passed;
+  if (handoff_) {
+    for (PassedSocket& s : handoff_->sockets()) {
+      if (s.kind == SocketKind::kAdmin && s.fd) passed = std::move(s.fd);
+    }
+  }
+  if (!cfg->admin_listen) return;  // a socket passed for it closes with `passed`
   const config::HostPort hp = *cfg->admin_listen;
-  http_ = std::make_unique<admin::HttpServer>(
-      http_io_, hp.host, hp.port,
-      [ctx = ctx_.get()](const admin::HttpRequest& r) { return admin::handle_http(*ctx, r); });
-  http_->start();
-  http_thread_ = std::thread([this] { http_io_.run(); });
+  auto handler = [ctx = ctx_.get()](const admin::HttpRequest& r) {
+    return admin::handle_http(*ctx, r);
+  };
+  if (passed && bound_address(passed.get()) == resolve_address(http_io_, hp, "admin_listen")) {
+    http_ = std::make_unique<admin::HttpServer>(
+        std::move(*adopt_listener(http_io_, std::move(passed))), handler);
+  } else {
+    http_ = std::make_unique<admin::HttpServer>(http_io_, hp.host, hp.port, handler);
+  }
+  listening_.emplace_back(SocketKind::kAdmin, http_->native_handle());
   spdlog::info("admin HTTP endpoint on {}:{} (/metrics, /health, /ready, /api/v1/)", hp.host,
                hp.port);
 }
 
-asio::awaitable<void> Runtime::accept_loop(asio::ip::tcp::acceptor& acceptor) {
-  for (;;) {
+void Runtime::open_control_socket() {
+  const std::string path = ctx_->config()->takeover_socket_path();
+  if (path.empty()) return;
+  try {
+    control_ = ControlSocket::open(path, /*replacing_live=*/handoff_ != nullptr);
+  } catch (const TakeoverError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    // A takeover without a control socket would leave the next one nothing to find; a
+    // proxy started afresh serves without one.
+    if (handoff_) throw TakeoverError(fmt::format("--takeover: {}", e.what()));
+    spdlog::warn("{}; `sluice serve --takeover` cannot replace this process", e.what());
+    return;
+  }
+  spdlog::info("takeover socket {} (`sluice serve --takeover` replaces this process)", path);
+}
+
+void Runtime::release_old() {
+  const pid_t old_pid = handoff_->old_pid();
+  const std::string error = handoff_->release_old();
+  handoff_.reset();
+  if (error.empty()) {
+    spdlog::info(
+        "took over the listening sockets of pid {}: it stops accepting, lets its clients "
+        "finish (up to shutdown_timeout) and exits",
+        old_pid);
+  } else {
+    spdlog::warn(
+        "took over the listening sockets of pid {}, but it did not confirm that it stopped "
+        "accepting ({}): both accept until it exits (SIGTERM stops it)",
+        old_pid, error);
+  }
+}
+
+std::vector<PassedSocket> Runtime::export_sockets(std::string* refusal) {
+  std::vector<PassedSocket> out;
+  // Held while copying, so stop_accepting() cannot close one of them meanwhile.
+  const std::lock_guard lock(accepting_mutex_);
+  if (!accepting_) {
+    *refusal = "it is shutting down; start without --takeover once it has exited";
+    return {};
+  }
+  for (const auto& [kind, fd] : listening_) {
+    UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!copy) {
+      *refusal = fmt::format("cannot copy its listening sockets: {}", std::strerror(errno));
+      return {};
+    }
+    out.push_back(PassedSocket{kind, std::move(copy)});
+  }
+  return out;
+}
+
+asio::awaitable<void> Runtime::accept_loop(Worker& w, asio::ip::tcp::acceptor& acceptor) {
+  ++w.accept_loops;
+  while (!w.stop_accepting) {
     auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
-    if (ec) {
-      if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-      spdlog::warn("accept failed: {}", ec.message());
-      asio::steady_timer backoff(acceptor.get_executor(), std::chrono::milliseconds(50));
-      co_await backoff.async_wait(kNoThrow);
+    if (!ec) {
+      // Served even when stopping: it was taken off the socket's queue here.
+      auto session = std::make_shared<session::ClientSession>(*ctx_, std::move(socket));
+      asio::co_spawn(acceptor.get_executor(), session->run(), asio::detached);
       continue;
     }
-    auto session = std::make_shared<session::ClientSession>(*ctx_, std::move(socket));
-    asio::co_spawn(acceptor.get_executor(), session->run(), asio::detached);
+    if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;
+    spdlog::warn("accept failed: {}", ec.message());
+    asio::steady_timer backoff(acceptor.get_executor(), std::chrono::milliseconds(50));
+    co_await backoff.async_wait(kNoThrow);
   }
+  // Closed only now that no accept is pending: on io_uring one in flight could still take
+  // a connection from the queue.
+  net::close_listener(acceptor);
+  --w.accept_loops;
 }
 
 asio::awaitable<void> Runtime::sweep_loop() {
@@ -186,32 +295,95 @@ void Runtime::shutdown() {
   main_io_.stop();
 }
 
+bool Runtime::stop_accepting() {
+  {
+    const std::lock_guard lock(accepting_mutex_);
+    if (!accepting_) return false;
+    accepting_ = false;
+  }
+  for (auto& w : workers_) {
+    asio::post(w->io, [&w = *w] {
+      w.stop_accepting = true;
+      std::error_code ignored;
+      for (auto& a : w.acceptors) a->cancel(ignored);
+    });
+  }
+  if (http_) asio::post(http_io_, [this] { http_->stop(); });
+  return true;
+}
+
 void Runtime::drain() {
   const auto timeout = ctx_->config()->shutdown_timeout;
   spdlog::info(
       "shutting down: no longer accepting clients; waiting up to {} ms for "
       "transactions under way",
       timeout.count());
-  for (auto& w : workers_) {
-    asio::post(w->io, [&w = *w] {
-      std::error_code ignored;
-      for (auto& a : w.acceptors) a->close(ignored);
-    });
-  }
-  asio::co_spawn(main_io_, drain_then_stop(pool::Clock::now() + timeout), asio::detached);
+  // After a takeover this runs next to the wait for clients; the first to finish stops.
+  stop_accepting();
+  asio::co_spawn(main_io_, drain_then_stop(pool::Clock::now() + timeout, DrainUntil::kNoLease),
+                 asio::detached);
 }
 
-asio::awaitable<void> Runtime::drain_then_stop(pool::Clock::time_point deadline) {
+void Runtime::drain_after_takeover(pid_t new_pid) {
+  if (!stop_accepting()) return;  // already shutting down (SIGTERM)
+  const auto timeout = ctx_->config()->shutdown_timeout;
+  spdlog::info(
+      "takeover: pid {} accepts on every listening socket; no longer accepting here, waiting "
+      "up to {} ms for the clients still connected",
+      new_pid, timeout.count());
+  asio::co_spawn(main_io_, drain_then_stop(pool::Clock::now() + timeout, DrainUntil::kNoClient),
+                 asio::detached);
+}
+
+void Runtime::wait_until_not_accepting() const {
+  const auto deadline = pool::Clock::now() + kStopAcceptingWait;
+  auto accepting = [this] {
+    return std::any_of(workers_.begin(), workers_.end(),
+                       [](const auto& w) { return w->accept_loops.load() > 0; });
+  };
+  while (accepting() && pool::Clock::now() < deadline) {
+    std::this_thread::sleep_for(kStopAcceptingPoll);
+  }
+}
+
+int64_t Runtime::open_connections() const {
+  int64_t total = 0;
+  for (const auto& w : workers_) {
+    const int64_t n = w->open.load(std::memory_order_acquire);
+    if (n < 0) return -1;
+    total += n;
+  }
+  return total;
+}
+
+asio::awaitable<void> Runtime::drain_then_stop(pool::Clock::time_point deadline, DrainUntil until) {
   asio::steady_timer timer(main_io_);
+  const bool clients = until == DrainUntil::kNoClient;
   for (;;) {
     int leased = 0;
     for (const auto& pool : ctx_->pools.all()) leased += pool->snapshot().active;
-    if (leased == 0) break;
+    const int64_t open = clients ? open_connections() : 0;
+    if (leased == 0 && open == 0) break;
     if (pool::Clock::now() >= deadline) {
-      spdlog::warn("shutdown_timeout: closing {} server connections still in use", leased);
+      if (clients) {
+        spdlog::warn("shutdown_timeout: closing {} client connections ({} inside a transaction)",
+                     std::max<int64_t>(open, 0), leased);
+      } else {
+        spdlog::warn("shutdown_timeout: closing {} server connections still in use", leased);
+      }
       break;
     }
-    timer.expires_after(std::chrono::milliseconds(20));
+    if (clients) {
+      // Each worker counts its own; posted after stop_accepting()'s cancel, so a count of
+      // 0 means no accept loop is left to start a session.
+      for (auto& w : workers_) {
+        asio::post(w->io, [&w = *w] {
+          const auto sessions = static_cast<int64_t>(session::WorkerSessions::current().size());
+          w.open.store(w.accept_loops + sessions, std::memory_order_release);
+        });
+      }
+    }
+    timer.expires_after(kDrainPoll);
     co_await timer.async_wait(kNoThrow);
   }
   shutdown();
@@ -244,10 +416,18 @@ void Runtime::start_signal_thread() {
 
 int Runtime::run() {
   start_signal_thread();
-  listen();
+  // Everything that can fail comes before the control socket replaces the old process's
+  // path (takeover) and before new sockets join the listeners' groups: closing one of
+  // those would drop the connections queued in it.
+  adopt_listeners();
   start_http();
+  open_control_socket();
+  bind_listeners();
   for (auto& w : workers_) {
-    for (auto& a : w->acceptors) asio::co_spawn(w->io, accept_loop(*a), asio::detached);
+    for (auto& a : w->acceptors) {
+      listening_.emplace_back(SocketKind::kListener, a->native_handle());
+      asio::co_spawn(w->io, accept_loop(*w, *a), asio::detached);
+    }
     asio::co_spawn(w->io, sweep_loop(), asio::detached);
   }
   asio::co_spawn(main_io_, maintenance_loop(), asio::detached);
@@ -264,6 +444,19 @@ int Runtime::run() {
       io.run();
     });
   }
+  if (http_) {
+    http_->start();
+    http_thread_ = std::thread([this] { http_io_.run(); });
+  }
+  if (handoff_) release_old();
+  if (control_) {
+    ControlSocket::serve(
+        control_, {[this](std::string* refusal) { return export_sockets(refusal); },
+                   [this](pid_t new_pid) {
+                     asio::post(main_io_, [this, new_pid] { drain_after_takeover(new_pid); });
+                     wait_until_not_accepting();
+                   }});
+  }
   main_io_.run();
   for (auto& w : workers_) {
     w->io.stop();
@@ -271,6 +464,7 @@ int Runtime::run() {
   }
   http_io_.stop();
   if (http_thread_.joinable()) http_thread_.join();
+  if (control_) control_->remove_file();
   // Server connections leased across workers make an orderly teardown of every event
   // loop fragile; the process exits here and the kernel closes every socket, which
   // makes each server roll back whatever its client left open.

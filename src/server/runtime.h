@@ -6,11 +6,14 @@
 // workers_[i]->io and owns the sessions it accepted; with admin_listen, one more thread
 // runs http_io_ (the HTTP endpoints, whose RELOAD blocks until the main thread ran it). Each worker
 // has its own listening socket per address (SO_REUSEPORT), so the kernel spreads new connections
-// over workers.
+// over workers. With a takeover socket, one more thread answers `sluice serve --takeover`
+// (server/takeover.h), which hands every listening socket to a new process.
 #pragma once
 
 #include <asio.hpp>
+#include <atomic>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -18,13 +21,15 @@
 #include "config/cli_overrides.h"
 #include "pool/pool.h"
 #include "server/context.h"
+#include "server/takeover.h"
 
 namespace sluice::server {
 
 class Runtime {
  public:
+  // `handoff`: the sockets received from the running proxy (`--takeover`), or null.
   Runtime(config::CliOverrides overrides, std::shared_ptr<const config::Config> cfg,
-          std::shared_ptr<const config::UserList> users);
+          std::shared_ptr<const config::UserList> users, std::unique_ptr<Handoff> handoff = {});
   ~Runtime();
 
   // Listens, serves until SHUTDOWN or a signal; returns the exit code.
@@ -36,20 +41,51 @@ class Runtime {
     asio::io_context io{1};
     std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors;
     std::thread thread;
+    // Accept loops still running (written by the worker, read by the control thread).
+    std::atomic<int> accept_loops{0};
+    // Worker thread only: set when the listeners are to close.
+    bool stop_accepting = false;
+    // Accept loops plus client sessions, reported to the main thread while draining after
+    // a takeover; -1 = not reported yet.
+    std::atomic<int64_t> open{-1};
+  };
+  // What a drain waits for before the process exits (or shutdown_timeout passes).
+  enum class DrainUntil {
+    kNoLease,   // SIGTERM/SIGINT: no transaction under way (no leased server connection)
+    kNoClient,  // after a takeover: every client has disconnected
   };
 
   void start_signal_thread();
-  void listen();
+  // The takeover sockets spread over the workers; the addresses they were bound to no
+  // longer accept there. Throws TakeoverError when the configuration drops an address.
+  void adopt_listeners();
+  // A socket for every worker and address that got none from a takeover.
+  void bind_listeners();
   void start_http();
-  asio::awaitable<void> accept_loop(asio::ip::tcp::acceptor& acceptor);
+  void open_control_socket();
+  // Takeover: tells the old process to stop accepting, once every worker accepts here.
+  void release_old();
+  // Control thread: copies of every listening socket, unless the proxy is shutting down.
+  std::vector<PassedSocket> export_sockets(std::string* refusal);
+  asio::awaitable<void> accept_loop(Worker& w, asio::ip::tcp::acceptor& acceptor);
   asio::awaitable<void> sweep_loop();
   asio::awaitable<void> maintenance_loop();
   std::string reload();
   void shutdown();
-  // SIGTERM/SIGINT: closes the listeners, waits until no server connection is leased (or
+  // Closes every listener (each accept loop closes its own once its pending accept has
+  // completed); false when that already happened.
+  bool stop_accepting();
+  // SIGTERM/SIGINT: stops accepting, waits until no server connection is leased (or
   // shutdown_timeout), then shutdown(). SHUTDOWN in the console stops at once.
   void drain();
-  asio::awaitable<void> drain_then_stop(pool::Clock::time_point deadline);
+  // A new process took the listening sockets over: waits for the clients to leave.
+  void drain_after_takeover(pid_t new_pid);
+  // Control thread, after a takeover: until every accept loop has ended, so that the new
+  // process, told so, knows that every new connection is its own.
+  void wait_until_not_accepting() const;
+  asio::awaitable<void> drain_then_stop(pool::Clock::time_point deadline, DrainUntil until);
+  // Accept loops and sessions over all workers, from their last reports; -1 = not all in.
+  int64_t open_connections() const;
 
   config::CliOverrides overrides_;
   asio::io_context main_io_{1};
@@ -58,6 +94,14 @@ class Runtime {
   asio::io_context http_io_{1};
   std::unique_ptr<admin::HttpServer> http_;
   std::thread http_thread_;
+
+  std::unique_ptr<Handoff> handoff_;  // until the old process released the sockets
+  std::shared_ptr<ControlSocket> control_;
+  // Every listening socket (kind, descriptor), fixed once listening; the control thread
+  // copies them while accepting_ holds, which stop_accepting() clears first.
+  std::vector<std::pair<SocketKind, int>> listening_;
+  std::mutex accepting_mutex_;
+  bool accepting_ = true;
 };
 
 }  // namespace sluice::server

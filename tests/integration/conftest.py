@@ -83,30 +83,48 @@ def server_url(pg, user: str = APP_USER, dbname: str = APP_DB) -> str:
     return f"postgresql://{user}@{pg.host}:{pg.port}/{dbname}"
 
 
-@pytest.fixture
-def sluice(request, pg, tmp_path):
-    """Factory: sluice(config=None, args=(), server=True, pool_mode=..., pool_size=...,
-    auth_type=..., auth_file=..., admin_users=..., workers=..., log_level=...).
+class SluiceFactory:
+    """sluice(config=None, args=(), server=True, pool_mode=..., pool_size=..., auth_type=...,
+    auth_file=..., admin_users=..., workers=..., log_level=..., io_backend=...).
 
     `config` (a dict) is written as TOML and passed with -c; keyword options become flags.
     Unless `server=False` or the config has [databases.*], `--server` points at the test
-    cluster's `app` database as app_user. Returns a started SluiceProxy."""
-    def start(config: dict | None = None, args=(), *, server: bool = True,
-              **options) -> SluiceProxy:
+    cluster's `app` database as app_user. Returns a started SluiceProxy.
+
+    sluice.takeover(old, args=()) starts `sluice serve --takeover` in place of `old`."""
+
+    def __init__(self, request, pg, tmp_path):
+        self.request, self.pg, self.tmp_path = request, pg, tmp_path
+
+    def _name(self) -> str:
+        n = len(_started(self.request))
+        return f"sluice{n}" if n else "sluice"
+
+    def __call__(self, config: dict | None = None, args=(), *, server: bool = True,
+                 **options) -> SluiceProxy:
         flags = list(args)
         for key, value in options.items():
             if key not in _FLAGS:
                 raise TypeError(f"unknown sluice option {key}")
             flags += [_FLAGS[key], ",".join(value) if isinstance(value, list) else str(value)]
         if server and not (config and "databases" in config):
-            flags += ["--server", server_url(pg)]
-        n = len(_started(request))
-        proxy = SluiceProxy(config=config, args=flags, workdir=tmp_path,
-                            name=f"sluice{n}" if n else "sluice")
-        _started(request).append(proxy)
+            flags += ["--server", server_url(self.pg)]
+        proxy = SluiceProxy(config=config, args=flags, workdir=self.tmp_path, name=self._name())
+        _started(self.request).append(proxy)
         return proxy.start()
 
-    yield start
+    def takeover(self, old: SluiceProxy, args=()) -> SluiceProxy:
+        """`sluice serve --takeover` with old's port, config and flags (those in `args`
+        replaced); returns it once it has taken the listening sockets over."""
+        proxy = old.successor(args=list(args), name=self._name())
+        _started(self.request).append(proxy)
+        return proxy.start()
+
+
+@pytest.fixture
+def sluice(request, pg, tmp_path):
+    """A SluiceFactory; every proxy it started is stopped after the test."""
+    yield SluiceFactory(request, pg, tmp_path)
     for proxy in _started(request):
         if isinstance(proxy, SluiceProxy):
             proxy.stop()

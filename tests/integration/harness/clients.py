@@ -68,3 +68,11 @@ def run_pgbench(port: int, args: list[str], *, user: str, dbname: str,
     extra = {"PGSSLMODE": sslmode} if sslmode else {}
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                           env=client_env(password, **extra))
+
+
+def start_pgbench(port: int, args: list[str], *, user: str, dbname: str,
+                  host: str = "127.0.0.1") -> subprocess.Popen:
+    """pgbench in the background (text pipes; read them with communicate())."""
+    cmd = [PGBENCH, "-h", host, "-p", str(port), "-U", user, *args, dbname]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=client_env())

@@ -1,16 +1,21 @@
 """Starts `$SLUICE_BIN serve` on a free port with a TOML file and/or flags."""
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 
 from . import clients, toml_writer
-from .util import (REPO_ROOT, free_port, register, remove_workdir, spawn, tail, terminate,
-                   unregister, wait_for_port)
+from .util import (REPO_ROOT, StartupError, free_port, register, remove_workdir, spawn, tail,
+                   terminate, unregister, wait_for_port)
 
 STARTUP_TIMEOUT = 15.0
+TAKEOVER_FLAG = "--takeover"
+# Logged by `serve --takeover` once the old process was told to stop accepting.
+TAKEOVER_DONE = "took over the listening sockets of pid"
 
 
 def sluice_bin() -> Path:
@@ -23,10 +28,10 @@ class SluiceProxy:
     """One proxy process. `config` is written to sluice.toml and passed with -c."""
 
     def __init__(self, *, config: dict | None = None, args: list[str] | tuple = (),
-                 workdir: Path | None = None, name: str = "sluice"):
+                 workdir: Path | None = None, name: str = "sluice", port: int | None = None):
         self.name = name
         self.host = "127.0.0.1"
-        self.port = free_port()
+        self.port = port or free_port()
         self.config = config
         self.extra_args = list(args)
         self._own_workdir = workdir is None
@@ -59,9 +64,32 @@ class SluiceProxy:
             self.write_config()
         register(self)
         self.proc = spawn(self.command, log=self.log_path, cwd=self.workdir)
-        wait_for_port(self.host, self.port, timeout=timeout, name=" ".join(self.command),
-                      proc=self.proc, log=self.log_path)
+        if TAKEOVER_FLAG in self.extra_args:
+            # The port is open all along (the old process): wait for the handover instead.
+            self._wait_for_log(TAKEOVER_DONE, timeout)
+        else:
+            wait_for_port(self.host, self.port, timeout=timeout, name=" ".join(self.command),
+                          proc=self.proc, log=self.log_path)
         return self
+
+    def successor(self, *, args: list[str] | tuple = (), name: str) -> "SluiceProxy":
+        """An unstarted `sluice serve --takeover` in place of this proxy: same port, config and
+        flags, except the flags `args` gives again (e.g. ["--workers", "3"])."""
+        flags = _without_flags(self.extra_args, {a for a in args if a.startswith("--")})
+        flags = [f for f in flags if f != TAKEOVER_FLAG] + [TAKEOVER_FLAG, *args]
+        return SluiceProxy(config=copy.deepcopy(self.config), args=flags, workdir=self.workdir,
+                           name=name, port=self.port)
+
+    def _wait_for_log(self, text: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in tail(self.log_path, max_chars=1 << 20):
+            if self.proc.poll() is not None:
+                raise StartupError(f"{' '.join(self.command)} exited with code "
+                                   f"{self.proc.returncode}; its output:\n{self.log()}")
+            if time.monotonic() > deadline:
+                raise StartupError(f"{' '.join(self.command)} did not log {text!r} within "
+                                   f"{timeout:.0f}s; its output:\n{self.log()}")
+            time.sleep(0.05)
 
     def stop(self) -> int | None:
         code = terminate(self.proc) if self.proc else None
@@ -89,3 +117,17 @@ class SluiceProxy:
     def run_psql(self, sql: str | None = None, *, user: str, dbname: str, **kwargs):
         return clients.run_psql(self.port, sql, user=user, dbname=dbname, host=self.host,
                                 **kwargs)
+
+
+def _without_flags(args: list[str], flags: set[str]) -> list[str]:
+    """`args` without the given flags and their values."""
+    out: list[str] = []
+    skip_value = False
+    for arg in args:
+        if skip_value and not arg.startswith("--"):
+            skip_value = False
+            continue
+        skip_value = arg in flags
+        if not skip_value:
+            out.append(arg)
+    return out
