@@ -14,6 +14,7 @@ import pytest
 
 from conftest import APP_DB, APP_USER
 from harness import PostgresServer, run_pgbench
+from harness.clients import client_env
 
 ADMIN = PostgresServer.SUPERUSER
 RELOADED = "configuration reloaded"
@@ -247,3 +248,41 @@ def test_broken_config_is_refused_and_the_old_one_keeps_running(pg, sluice, meth
             w.stop()
     assert all(not w.errors for w in workers), [w.errors for w in workers]
     assert proxy.alive()
+
+
+def test_reload_adds_and_removes_a_database_and_classes(pg, sluice):
+    """SIGHUP with a second database and priority classes: the new database serves, SHOW
+    CLASSES lists the classes and a client connected before keeps working; a reload without
+    them refuses new logins to the removed database with 3D000 and leaves the connected
+    clients alone."""
+    config = proxy_config(pg, 3)
+    proxy = sluice(config)
+    before = proxy.connect(user=APP_USER, dbname=APP_DB, autocommit=True)
+    try:
+        config["databases"]["app2"] = dict(config["databases"][APP_DB])
+        config["classes"] = {"low": {"application_names": ["batch"], "max_waiting_clients": 5}}
+        proxy.write_config(config)
+        reload(proxy, "sighup")
+        assert proxy.psql("SELECT current_database()", user=APP_USER, dbname="app2") == APP_DB
+        assert proxy.psql("SELECT 1", user=APP_USER, dbname=APP_DB,
+                          env=client_env(PGAPPNAME="batch")) == "1"
+        classes = {(r["database"], r["class"]): r for r in admin(proxy, "SHOW CLASSES")}
+        assert classes[(APP_DB, "low")]["max_waiting_clients"] == "5"
+        assert int(classes[(APP_DB, "low")]["served"]) >= 1, classes
+        assert {"admin", "high", "normal", "low"} <= {c for _, c in classes}
+        with before.cursor() as cur:
+            cur.execute("SELECT 2")
+            assert cur.fetchone() == (2,)
+
+        del config["databases"]["app2"], config["classes"]
+        proxy.write_config(config)
+        reload(proxy, "sighup")
+        refused = proxy.run_psql("SELECT 1", user=APP_USER, dbname="app2")
+        assert refused.returncode != 0 and "no such database: app2" in refused.stderr
+        assert admin(proxy, "SHOW CLASSES") == []
+        with before.cursor() as cur:
+            cur.execute("SELECT 3")
+            assert cur.fetchone() == (3,)
+    finally:
+        before.close()
+    assert log_count(proxy, RELOADED) == 2
