@@ -15,8 +15,8 @@
 #include <vector>
 
 #include "config/config.h"
-#include "pool/server_connection.h"
 #include "pool/priority_gate.h"
+#include "pool/server_connection.h"
 #include "pool/server_host.h"
 #include "stats/pool_stats.h"
 
