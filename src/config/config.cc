@@ -256,6 +256,14 @@ class Checker {
       fail(invalid_value_message(key, quote(format_ms(d)), duration_allowed(zero_ok)));
     }
   }
+  // A backoff's cap must not be below its base (keys are "section.name").
+  void cap_not_below_base(std::string_view cap_key, Millis cap, std::string_view base_key,
+                          Millis base) const {
+    if (cap >= base) return;
+    const auto name = [](std::string_view key) { return key.substr(key.find('.') + 1); };
+    fail(fmt::format("{} = {}ms is less than {} = {}ms; allowed: {} >= {}", cap_key, cap.count(),
+                     base_key, base.count(), name(cap_key), name(base_key)));
+  }
   void backend(const std::string& key, const DatabaseConfig& db) const {
     if (db.host.empty()) fail(fmt::format("{}: the host must not be empty", key));
     if (db.port == 0) fail(invalid_value_message(key + " port", "0", range_text(kPortRange)));
@@ -321,12 +329,8 @@ class Checker {
     duration("pool.connect_retry_max", cfg_.connect_retry_max, false);
     in_range("pool.breaker_failures", cfg_.breaker_failures, kBreakerFailuresRange);
     duration("pool.breaker_open_time", cfg_.breaker_open_time, false);
-    if (cfg_.connect_retry_max < cfg_.connect_retry_base) {
-      fail(
-          fmt::format("pool.connect_retry_max = {}ms is less than pool.connect_retry_base = {}ms; "
-                      "allowed: connect_retry_max >= connect_retry_base",
-                      cfg_.connect_retry_max.count(), cfg_.connect_retry_base.count()));
-    }
+    cap_not_below_base("pool.connect_retry_max", cfg_.connect_retry_max, "pool.connect_retry_base",
+                       cfg_.connect_retry_base);
   }
 
   // Both processes of a takeover must find the same file, whatever their working
@@ -382,12 +386,8 @@ class Checker {
     duration("auth.failure_delay", a.failure_delay, true);
     duration("auth.failure_delay_max", a.failure_delay_max, false);
     duration("auth.failure_forget_after", a.failure_forget_after, false);
-    if (a.failure_delay_max < a.failure_delay) {
-      fail(
-          fmt::format("auth.failure_delay_max = {}ms is less than auth.failure_delay = {}ms; "
-                      "allowed: failure_delay_max >= failure_delay",
-                      a.failure_delay_max.count(), a.failure_delay.count()));
-    }
+    cap_not_below_base("auth.failure_delay_max", a.failure_delay_max, "auth.failure_delay",
+                       a.failure_delay);
     const TlsClientSide& c = cfg_.client_tls;
     if (c.cert_file.empty() != c.key_file.empty()) {
       fail(c.cert_file.empty() ? "tls.client_key is set but tls.client_cert is not; set both or "

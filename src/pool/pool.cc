@@ -489,6 +489,11 @@ PoolOptions Pool::options() const {
   return options_;
 }
 
+std::chrono::milliseconds Pool::query_wait_timeout() const {
+  std::lock_guard lock(mutex_);
+  return options_.query_wait_timeout;
+}
+
 void Pool::maintain(const asio::any_io_executor& ex) {
   std::vector<ServerPtr> to_close;
   std::vector<Admission> to_open;

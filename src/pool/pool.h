@@ -89,6 +89,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   void learn_scram_keys(const protocol::ScramKey& client_key, const protocol::ScramKey& server_key);
   void set_options(PoolOptions options);
   PoolOptions options() const;
+  // Without copying the options (per lease, for the priority gate's deadline).
+  std::chrono::milliseconds query_wait_timeout() const;
 
   // Closes idle connections past server_idle_timeout/server_lifetime, opens up to
   // min_pool_size, wakes waiters that can now connect. Called periodically.

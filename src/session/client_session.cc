@@ -340,7 +340,7 @@ bool ClientSession::transaction_idle() const {
 asio::awaitable<std::optional<pool::ServerError>> ClientSession::lease_server() {
   pool::PriorityGate& gate = pool_->db_state().gate;
   if (gate.enabled() && !gate_ticket_) {
-    const auto deadline = pool::Clock::now() + pool_->options().query_wait_timeout;
+    const auto deadline = pool::Clock::now() + pool_->query_wait_timeout();
     pool::PriorityGate::EnterResult admitted = co_await gate.enter(priority_class_, deadline);
     if (admitted.error) co_return std::move(admitted.error);
     gate_ticket_ = std::move(admitted.ticket);

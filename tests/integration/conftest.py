@@ -9,7 +9,8 @@ import threading
 
 import pytest
 
-from harness import PgBouncer, PostgresServer, SluiceProxy, install_signal_handlers, stop_all
+from harness import (PgBouncer, PostgresServer, SluiceProxy, install_signal_handlers, run_pgbench,
+                     stop_all)
 
 APP_USER = PostgresServer.APP_USER
 APP_DB = PostgresServer.APP_DB
@@ -119,6 +120,14 @@ class SluiceFactory:
         proxy = old.successor(args=list(args), name=self._name())
         _started(self.request).append(proxy)
         return proxy.start()
+
+
+@pytest.fixture(scope="module")
+def pgbench_db(pg):
+    """The test cluster with pgbench's tables (scale 1), initialised afresh per module."""
+    result = run_pgbench(pg.port, ["-i", "-s", "1", "-q"], user=APP_USER, dbname=APP_DB)
+    assert result.returncode == 0, result.stderr
+    return pg
 
 
 @pytest.fixture

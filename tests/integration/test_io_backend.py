@@ -9,7 +9,6 @@ import time
 import pytest
 
 from conftest import APP_DB, APP_USER
-from harness import run_pgbench
 from test_pgbench import run_tpcb
 
 CLIENTS = 8
@@ -26,13 +25,6 @@ def kernel_allows_io_uring() -> bool:
         return False
     os.close(fd)
     return True
-
-
-@pytest.fixture(scope="module")
-def pgbench_db(pg):
-    result = run_pgbench(pg.port, ["-i", "-s", "1", "-q"], user=APP_USER, dbname=APP_DB)
-    assert result.returncode == 0, result.stderr
-    return pg
 
 
 @pytest.mark.parametrize("protocol", ["simple", "prepared"])

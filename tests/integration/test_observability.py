@@ -9,6 +9,7 @@ import pytest
 
 from conftest import APP_DB, APP_USER
 from harness import PostgresServer
+from harness.clients import client_env
 from harness.http import request
 from harness.util import free_port
 
@@ -45,6 +46,19 @@ def promtool() -> str:
     if path is None:
         pytest.fail("promtool not found: scripts/install-deps.sh installs Debian's prometheus")
     return path
+
+
+def test_class_metrics_pass_promtool(pg, sluice, http_port):
+    """With priority classes, /metrics has their series, counting a classed client."""
+    proxy = sluice(observed_config(pg, http_port,
+                                   classes={"low": {"application_names": ["batch"]}}))
+    assert proxy.psql("SELECT 1", user=APP_USER, dbname=APP_DB,
+                      env=client_env(PGAPPNAME="batch")) == "1"
+    r = request(url(http_port, "/metrics"))
+    check = subprocess.run([promtool(), "check", "metrics"], input=r.body, capture_output=True)
+    assert check.returncode == 0, check.stdout.decode() + check.stderr.decode() + r.text
+    assert f'sluice_class_active{{database="{APP_DB}",class="admin"}} 0' in r.text
+    assert f'sluice_class_served_total{{database="{APP_DB}",class="low"}} 1' in r.text
 
 
 def test_health_and_ready(proxy, http_port):

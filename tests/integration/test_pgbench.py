@@ -35,13 +35,6 @@ def check_pgbench_output(result, expected_transactions):
     assert "aborted" not in output, output
 
 
-@pytest.fixture(scope="module")
-def pgbench_db(pg):
-    result = run_pgbench(pg.port, ["-i", "-s", "1", "-q"], user=APP_USER, dbname=APP_DB)
-    assert result.returncode == 0, result.stderr
-    return pg
-
-
 def bank_invariants(pg):
     """For any set of committed tpcb-like transactions: each table's balance total equals
     the sum of the history deltas."""

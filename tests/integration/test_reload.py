@@ -94,16 +94,9 @@ class Sampler(threading.Thread):
         return [n for t, n in self.samples if start <= t < end]
 
 
-@pytest.fixture(scope="module")
-def pgbench_tables(pg):
-    result = run_pgbench(pg.port, ["-i", "-s", "1", "-q"], user=APP_USER, dbname=APP_DB)
-    assert result.returncode == 0, result.stderr
-    return pg
-
-
 @pytest.mark.parametrize("method", ["sighup", "console"])
-def test_pool_size_reload_under_pgbench(pgbench_tables, sluice, method):
-    pg = pgbench_tables
+def test_pool_size_reload_under_pgbench(pgbench_db, sluice, method):
+    pg = pgbench_db
     pg.wait_for_connections(APP_USER, APP_DB, 0)
     proxy = sluice(proxy_config(pg, pool_size=2))
     sampler = Sampler(pg)

@@ -12,19 +12,12 @@ import psycopg2
 import pytest
 
 from conftest import APP_DB, APP_USER, one_row_table, server_url
-from harness import free_port, run_pgbench, sluice_bin, start_pgbench
+from harness import free_port, sluice_bin, start_pgbench
 from harness.http import request
 from test_pgbench import bank_invariants
 
 CLIENTS = 8
 OLD_EXIT_TIMEOUT = 15  # the old process's clients leave at their transaction's end
-
-
-@pytest.fixture(scope="module")
-def pgbench_db(pg):
-    result = run_pgbench(pg.port, ["-i", "-s", "1", "-q"], user=APP_USER, dbname=APP_DB)
-    assert result.returncode == 0, result.stderr
-    return pg
 
 
 def connection_per_transaction(port: int, seconds: int, *, select_only: bool):
