@@ -1,7 +1,9 @@
 """The cost of per-query statistics: pgbench -S through two proxies that differ only in
 stats.query_stats (on / off), interleaved rounds on the same PostgreSQL, median TPS and
 their ratio. Usage: /usr/bin/python3 bench/stats_cost.py [--rounds 3] [--seconds 10]
-[--clients 16] [--mode simple]"""
+[--clients 16] [--mode simple] [--warmup 2]. Warm-up runs (not counted) come first:
+both proxies and PostgreSQL get faster over their first runs, and the order of the two
+proxies alternates from round to round."""
 from __future__ import annotations
 
 import argparse
@@ -40,6 +42,7 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16)
     ap.add_argument("--mode", default="simple")
     ap.add_argument("--scale", type=int, default=16)
+    ap.add_argument("--warmup", type=int, default=2)
     a = ap.parse_args()
     pg = PostgresServer().start()
     proxies = {}
@@ -55,8 +58,12 @@ def main() -> None:
         tps = {label: [] for label in proxies}
         cpu = {label: [] for label in proxies}
         args = ["-n", "-S", "-M", a.mode, "-c", str(a.clients), "-j", "2", "-T", str(a.seconds)]
+        for _ in range(a.warmup):
+            for proxy in proxies.values():
+                pgbench(proxy, args)
         for r in range(a.rounds):
-            for label, proxy in proxies.items():
+            order = list(proxies.items())
+            for label, proxy in order if r % 2 == 0 else reversed(order):
                 t, c = pgbench(proxy, args)
                 tps[label].append(t)
                 cpu[label].append(c)

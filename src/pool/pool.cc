@@ -381,8 +381,23 @@ void Pool::drop(ServerPtr conn) {
 }
 
 void Pool::hand_over_locked(ServerPtr conn) {
-  std::shared_ptr<Waiter> w = waiters_.front();
-  waiters_.pop_front();
+  auto pick = waiters_.begin();
+  const asio::any_io_executor& home = conn->stream.executor();
+  if ((*pick)->timer.get_executor() != home) {
+    // A waiter on the connection's own worker keeps the socket where it is registered
+    // (moving it costs four system calls and a cross-thread wake-up). Only one that
+    // arrived within local_hand_off_slack of the first in line may go ahead of it, so
+    // arrival order bends by at most that much and no one waits on the preference.
+    const Clock::time_point latest = (*pick)->since + options_.local_hand_off_slack;
+    for (auto it = std::next(pick); it != waiters_.end() && (*it)->since <= latest; ++it) {
+      if ((*it)->timer.get_executor() == home) {
+        pick = it;
+        break;
+      }
+    }
+  }
+  std::shared_ptr<Waiter> w = std::move(*pick);
+  waiters_.erase(pick);
   leased_.push_back(conn.get());
   w->conn = std::move(conn);
   asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });

@@ -1,7 +1,8 @@
 // A pool of server connections for one (database, user), shared by all workers.
 // Limits (pool_size, reserve_pool_size, max_db_connections) hold globally; a client that
-// finds no free connection waits in one FIFO queue and gets the first connection released
-// on any worker. All mutable state below is guarded by mutex_.
+// finds no free connection waits in one queue in arrival order and gets the first
+// connection released on any worker (a waiter on that connection's worker may go up to
+// local_hand_off_slack ahead). All mutable state below is guarded by mutex_.
 #pragma once
 
 #include <asio.hpp>
@@ -50,6 +51,9 @@ struct PoolOptions {
   std::string server_check_query;  // "" = peek only (suspect connections: an empty query)
   std::chrono::milliseconds server_check_delay{0};
   size_t max_message_size = 0;
+  // How much later than the first in line a waiter may have arrived and still be handed
+  // a released connection first because it waits on the connection's worker.
+  std::chrono::microseconds local_hand_off_slack{1000};
 };
 
 struct AcquireResult {
@@ -171,7 +175,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   ServerCredentials creds_;
   PoolOptions options_;
   std::deque<ServerPtr> idle_;                   // most recently used at the back
-  std::deque<std::shared_ptr<Waiter>> waiters_;  // FIFO: first to wait is first served
+  std::deque<std::shared_ptr<Waiter>> waiters_;  // by arrival (see hand_over_locked)
   std::vector<ServerConnection*> leased_;        // for SHOW SERVERS only; not owned
   int total_ = 0;                                // open + opening, counts against pool_size
   int opening_ = 0;

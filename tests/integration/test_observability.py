@@ -4,6 +4,7 @@ import json
 import shutil
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -186,8 +187,18 @@ def entries_for(port: int, needle: str) -> list[dict]:
     return [q for q in queries(port, limit=1000) if needle in q["query"]]
 
 
+def metric_value(port: int, series: str) -> float:
+    """The value of one series (name with its labels) in /metrics; 0 when absent."""
+    for line in request(url(port, "/metrics")).text.splitlines():
+        if line.startswith(series + " "):
+            return float(line.split()[-1])
+    return 0.0
+
+
 def test_query_stats_count_calls_and_rows(pg, proxy, http_port):
     """Two literal variants share one entry; calls, rows and errors are exact."""
+    queries_metric = f'sluice_queries_total{{database="{APP_DB}",user="{APP_USER}"}}'
+    assert metric_value(http_port, queries_metric) == 0
     with proxy.connect(user=APP_USER, dbname=APP_DB, application_name="stats-test") as conn:
         conn.autocommit = True
         with conn.cursor() as cur:
@@ -197,6 +208,12 @@ def test_query_stats_count_calls_and_rows(pg, proxy, http_port):
                 cur.execute(f"SELECT g AS qs_marker FROM generate_series(1,{n}) AS g")
             with pytest.raises(Exception):
                 cur.execute("SELECT qs_missing_column FROM pg_class")
+    # 5, the failed one, and the BEGIN and COMMIT psycopg2 wraps a `with conn` block in.
+    # The proxy counts a request just after answering it: give the last one a moment.
+    deadline = time.monotonic() + 2
+    while metric_value(http_port, queries_metric) < 8 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert metric_value(http_port, queries_metric) == 8
     found = entries_for(http_port, "qs_marker")
     assert len(found) == 1, found
     entry = found[0]

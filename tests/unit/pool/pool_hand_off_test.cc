@@ -1,0 +1,109 @@
+// Who gets a released connection when clients on two workers wait for it: one on the
+// connection's own worker when it arrived within the slack of the first in line, else
+// the first in line. No PostgreSQL is needed: the pool holds one connection whose socket
+// is connected to a local listener that never sends anything.
+#include <gtest/gtest.h>
+
+#include <asio.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "pool/pool.h"
+
+namespace sluice::pool {
+namespace {
+
+struct OneConnectionPool {
+  asio::io_context home;   // the worker the connection's socket is registered with
+  asio::io_context other;  // another worker
+  asio::ip::tcp::acceptor listener{home, {asio::ip::address_v4::loopback(), 0}};
+  asio::ip::tcp::socket peer{home};  // the silent server end
+  ServerTls tls{""};
+  std::shared_ptr<Pool> pool;
+  std::vector<ServerPtr> leased;  // kept, so that no slot frees up behind the test's back
+
+  explicit OneConnectionPool(std::chrono::microseconds slack) {
+    PoolOptions options;
+    options.local_hand_off_slack = slack;
+    options.settings.pool_mode = config::PoolMode::kTransaction;
+    // The seeded connection below is not counted against pool_size (the pool did not open
+    // it), so a size of 0 keeps waiters from opening one of their own.
+    options.settings.pool_size = 0;
+    options.query_wait_timeout = std::chrono::seconds(10);
+    ServerTarget target{"127.0.0.1", 5432, "db", "user", config::ServerSslMode::kDisable};
+    auto host = std::make_shared<ServerHost>(target.host, target.port, BreakerSettings{});
+    pool = std::make_shared<Pool>("db", "user", target, ServerCredentials{}, options,
+                                  std::make_shared<DatabaseState>(), host, tls, 2);
+    asio::ip::tcp::socket socket(home);
+    socket.connect(listener.local_endpoint());
+    peer = listener.accept();
+    auto conn = std::make_unique<ServerConnection>(std::move(socket));
+    conn->id = 1;
+    conn->pool = pool.get();
+    pool->release(std::move(conn));
+  }
+
+  // Starts a client waiting on `ctx`; `winner` is set to `name` when it gets the connection.
+  void wait_on(asio::io_context& ctx, std::string name, std::string& winner) {
+    asio::co_spawn(
+        ctx,
+        [this, name, &winner]() -> asio::awaitable<void> {
+          AcquireResult r = co_await pool->acquire();
+          if (r.conn && winner.empty()) winner = name;
+          leased.push_back(std::move(r.conn));
+        },
+        asio::detached);
+    ctx.poll();  // runs until the client is queued
+  }
+
+  void run_both() {
+    for (int i = 0; i < 20; ++i) {
+      home.poll();
+      other.poll();
+      home.restart();
+      other.restart();
+    }
+  }
+};
+
+ServerPtr take(OneConnectionPool& p) {
+  ServerPtr conn;
+  asio::co_spawn(
+      p.home, [&p, &conn]() -> asio::awaitable<void> { conn = (co_await p.pool->acquire()).conn; },
+      asio::detached);
+  p.home.poll();
+  p.home.restart();
+  return conn;
+}
+
+TEST(PoolHandOff, AClientOnTheConnectionsWorkerThatArrivedJustAfterGoesFirst) {
+  OneConnectionPool p(std::chrono::seconds(5));  // "just after" however slow the machine
+  ServerPtr held = take(p);
+  ASSERT_TRUE(held);
+  std::string winner;
+  p.wait_on(p.other, "first in line, other worker", winner);
+  p.wait_on(p.home, "just after, same worker", winner);
+  p.pool->release(std::move(held));
+  p.run_both();
+  EXPECT_EQ(winner, "just after, same worker");
+  EXPECT_EQ(p.pool->snapshot().waiting, 1);
+}
+
+TEST(PoolHandOff, ArrivalOrderWinsBeyondTheSlack) {
+  OneConnectionPool p(std::chrono::milliseconds(1));  // the default
+  ServerPtr held = take(p);
+  ASSERT_TRUE(held);
+  std::string winner;
+  p.wait_on(p.other, "first in line, other worker", winner);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // well past the slack
+  p.wait_on(p.home, "much later, same worker", winner);
+  p.pool->release(std::move(held));
+  p.run_both();
+  EXPECT_EQ(winner, "first in line, other worker");
+  EXPECT_EQ(p.pool->snapshot().waiting, 1);
+}
+
+}  // namespace
+}  // namespace sluice::pool
