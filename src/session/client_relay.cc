@@ -137,10 +137,12 @@ void ClientSession::settle_settings(char type, std::span<const uint8_t> body,
     }
     if (!settings_failed_ && (!settings_in_tx_ || settings_committed_)) {
       for (const auto& setting : settings_in_flight_) {
-        apply_client_setting(setting.name, setting.value, startup_params_, wanted_params_,
-                             {server.params, server.extra_params});
+        wanted_params_.update([&](ParamMap& m) {
+          apply_client_setting(setting.name, setting.value, startup_params_, m,
+                               {server.params, server.extra_params});
+        });
       }
-      wanted_fingerprint_ = params_fingerprint(wanted_params_);
+      wanted_fingerprint_ = params_fingerprint(wanted_params_.get());
       server.params_fingerprint = wanted_fingerprint_;
       update_statement_name_context();
     }
@@ -412,9 +414,11 @@ asio::awaitable<void> ClientSession::server_pump() {
           } else if (type == 'S') {
             if (auto p = protocol::parse_parameter_status(body)) {
               server.params[p->first] = p->second;
-              if (track_reported_param(wanted_params_, p->first, p->second)) {
+              if (reported_param_differs(wanted_params_.get(), p->first, p->second) &&
+                  wanted_params_.update(
+                      [&](ParamMap& m) { track_reported_param(m, p->first, p->second); })) {
                 // The report came from this server: it now holds exactly what we want.
-                wanted_fingerprint_ = params_fingerprint(wanted_params_);
+                wanted_fingerprint_ = params_fingerprint(wanted_params_.get());
                 server.params_fingerprint = wanted_fingerprint_;
               }
             }

@@ -283,13 +283,16 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
     }
     pool_->release(std::move(r.conn));
   }
-  if (auto bad = initial_session_params(pool_->server_params(), startup, wanted_params_)) {
+  ParamMap wanted;
+  if (auto bad = initial_session_params(pool_->server_params(), startup, wanted)) {
     co_await fatal(sqlstate::kFeatureNotSupported, *bad);
     co_return false;
   }
+  wanted_params_.set(std::move(wanted));
   if (!co_await choose_priority_class(*db)) co_return false;
-  wanted_fingerprint_ = params_fingerprint(wanted_params_);
-  for (const auto& [name, value] : wanted_params_) {
+  wanted_fingerprint_ = params_fingerprint(wanted_params_.get());
+  wanted_params_.intern(wanted_fingerprint_);
+  for (const auto& [name, value] : wanted_params_.get()) {
     if (!is_reported_param(name)) startup_params_[name] = value;
   }
 
@@ -308,10 +311,9 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
 asio::awaitable<bool> ClientSession::choose_priority_class(const config::DatabaseConfig& db) {
   // The option is the proxy's, never sent on to the server.
   std::string requested;
-  if (auto it = wanted_params_.find(std::string(config::kClassOption));
-      it != wanted_params_.end()) {
-    requested = std::move(it->second);
-    wanted_params_.erase(config::kClassOption);
+  if (auto it = wanted_params_.find(config::kClassOption); it != wanted_params_.end()) {
+    requested = it->second;
+    wanted_params_.update([](ParamMap& m) { m.erase(config::kClassOption); });
   }
   if (cfg_->classes.empty()) co_return true;  // no classes: the option is ignored
   if (!requested.empty() && !cfg_->classes.count(requested)) {
@@ -412,7 +414,7 @@ asio::awaitable<bool> ClientSession::ensure_server() {
 asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
   if (server_->params_fingerprint == wanted_fingerprint_) co_return SyncOutcome::kSynced;
   const std::string sql =
-      parameter_sync_sql(wanted_params_, server_->params, server_->extra_params);
+      parameter_sync_sql(wanted_params_.get(), server_->params, server_->extra_params);
   if (sql.empty()) {
     server_->params_fingerprint = wanted_fingerprint_;
     co_return SyncOutcome::kSynced;
@@ -433,8 +435,10 @@ asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
     co_return SyncOutcome::kFailed;
   }
   // The server reports canonical spellings (UTF8 for "unicode"): adopt them.
-  record_synced_params(wanted_params_, {server_->params, server_->extra_params});
-  wanted_fingerprint_ = params_fingerprint(wanted_params_);
+  wanted_params_.update([this](ParamMap& m) {
+    record_synced_params(m, {server_->params, server_->extra_params});
+  });
+  wanted_fingerprint_ = params_fingerprint(wanted_params_.get());
   server_->params_fingerprint = wanted_fingerprint_;
   co_return SyncOutcome::kSynced;
 }

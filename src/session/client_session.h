@@ -28,6 +28,7 @@
 #include "session/prepared_statements.h"
 #include "session/query_probe.h"
 #include "session/session_params.h"
+#include "session/shared_params.h"
 #include "session/worker_sessions.h"
 
 namespace sluice::session {
@@ -144,8 +145,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static constexpr auto kCancelGrace = std::chrono::seconds(2);
 
   // Session parameters the client wants (startup values, then what the server reports
-  // after the client's SET), re-applied on whichever server connection it gets.
-  ParamMap wanted_params_;
+  // after the client's SET), re-applied on whichever server connection it gets; shared
+  // with other clients of this worker that want the same.
+  SharedParams wanted_params_;
   bool track_statements_ = false;  // transaction mode with max_prepared_statements > 0
   std::unique_ptr<PreparedStatements> prepared_;  // then, from the client's first message
   uint8_t pins_ = 0;  // bit per router::PinReason; non-zero keeps the lease

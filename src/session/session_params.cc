@@ -209,6 +209,14 @@ bool track_reported_param(ParamMap& wanted, const std::string& name, const std::
   return true;
 }
 
+bool reported_param_differs(const ParamMap& wanted, const std::string& name,
+                            const std::string& value) {
+  const auto* c = canonical(name);
+  if (!c) return false;
+  auto it = wanted.find(*c);
+  return it == wanted.end() || it->second != value;
+}
+
 std::string params_fingerprint(const ParamMap& params) {
   // A digest, not the text: one is kept per client and per server connection. 15 bytes
   // (120 bits) fit std::string's inline storage, so keeping one allocates nothing; a

@@ -59,6 +59,9 @@ void record_synced_params(ParamMap& wanted, ServerParamState server);
 // A ParameterStatus seen while relaying means the client changed it (SET): remember it.
 // Returns whether `wanted` changed.
 bool track_reported_param(ParamMap& wanted, const std::string& name, const std::string& value);
+// Whether track_reported_param() would change `wanted` (checked first: a change copies it).
+bool reported_param_differs(const ParamMap& wanted, const std::string& name,
+                            const std::string& value);
 
 // A compact identity of a parameter map: a server connection synced to a client's
 // parameters remembers it, so the next lease by a client with the same parameters skips
