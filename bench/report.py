@@ -189,7 +189,8 @@ def markdown(data: dict) -> str:
     lines = [
         f"**{mode} mode**: {suite['rounds']} round{'s' if suite['rounds'] != 1 else ''} of "
         f"{suite['duration_s']} s per run, "
-        f"interleaved, median reported; run on {suite['started_at']} "
+        + (f"after {suite['warmup_s']} s of warm-up per proxy, " if suite.get("warmup_s") else "")
+        + f"interleaved, median reported; run on {suite['started_at']} "
         f"({suite['elapsed_s']:.0f} s in all).",
         "",
         f"Machine: {machine['cpu_model']}, {machine['cores']} cores, "

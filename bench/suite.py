@@ -91,6 +91,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="rounds of the idle scenario (default: --rounds; 1 with --quick)")
     p.add_argument("--output", type=Path, default=BENCH_DIR / "results",
                    help="directory for latest.json and latest.md (default bench/results)")
+    p.add_argument("--warmup", type=int,
+                   help="seconds of pgbench -S -c 16 per proxy before round 1 (default 15; "
+                        "0 with --quick)")
     p.add_argument("--readme", action="store_true",
                    help="also put the tables into README.md's Performance section")
     args = p.parse_args(argv)
@@ -98,6 +101,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.mode = "quick" if args.quick else "custom" if custom else "full"
     args.rounds = args.rounds or 3
     args.duration = args.duration or (1 if args.quick else 10)
+    if args.warmup is None:
+        args.warmup = 0 if args.quick else 15
     if args.idle_rounds is None:
         args.idle_rounds = 1 if args.quick else args.rounds
     args.targets = [t for t in args.targets.split(",") if t]
@@ -214,6 +219,12 @@ def warm_up(t: Target, clients: list[int], args: argparse.Namespace) -> None:
         return
     if t.name != "direct":
         pgbench_once(t, max(clients), args)
+        if args.warmup > 0:
+            # Every process here (pgbench, PostgreSQL's backends, the proxy) gets faster over
+            # its first seconds of load: without this, round 1 measures that, not the proxy.
+            run_pgbench(t.port, ["-n", "-S", "-c", "16", "-j", str(args.jobs), "-T",
+                                 str(args.warmup)], user=USER, dbname=DB, sslmode="disable",
+                        timeout=300 + args.warmup)
         return
     for n in clients:
         ready = pgbench_once(t, n, args)
@@ -432,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         data = {
             "suite": {
                 "mode": args.mode, "quick": args.quick, "rounds": args.rounds,
-                "duration_s": args.duration,
+                "duration_s": args.duration, "warmup_s": args.warmup,
                 "jobs": args.jobs, "pool_size": args.pool_size, "scale": args.scale,
                 "pgpool_children": pgpool_children, "sluice_workers": args.workers or "default",
                 "idle_clients": args.idle_clients if args.run_idle else 0,
