@@ -382,10 +382,10 @@ void Pool::drop(ServerPtr conn) {
 
 void Pool::hand_over_locked(ServerPtr conn) {
   auto pick = waiters_.begin();
-  const asio::any_io_executor& home = conn->stream.executor();
+  const asio::any_io_executor home = conn->stream.executor();
   if ((*pick)->timer.get_executor() != home) {
     // A waiter on the connection's own worker keeps the socket where it is registered
-    // (moving it costs four system calls and a cross-thread wake-up). Only one that
+    // (moving it costs system calls and a cross-thread wake-up). Only one that
     // arrived within local_hand_off_slack of the first in line may go ahead of it, so
     // arrival order bends by at most that much and no one waits on the preference.
     const Clock::time_point latest = (*pick)->since + options_.local_hand_off_slack;
