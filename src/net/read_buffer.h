@@ -15,8 +15,8 @@ namespace sluice::net {
 
 class ReadBuffer {
  public:
-  static constexpr size_t kDefaultChunk = 16 * 1024;
-  static constexpr size_t kKeepLimit = 64 * 1024;  // larger buffers are freed when drained
+  static constexpr size_t kDefaultChunk = size_t{16} * 1024;
+  static constexpr size_t kKeepLimit = size_t{64} * 1024;  // larger buffers are freed when drained
 
   ReadBuffer() = default;
   ReadBuffer(const ReadBuffer&) = delete;

@@ -45,7 +45,7 @@ int effective_workers(const config::Config& cfg) {
 
 }  // namespace
 
-Runtime::Runtime(config::CliOverrides overrides, std::shared_ptr<const config::Config> cfg,
+Runtime::Runtime(config::CliOverrides overrides, const std::shared_ptr<const config::Config>& cfg,
                  std::shared_ptr<const config::UserList> users, std::unique_ptr<Handoff> handoff)
     : overrides_(std::move(overrides)), handoff_(std::move(handoff)) {
   const int n = effective_workers(*cfg);

@@ -28,7 +28,7 @@ namespace sluice::server {
 class Runtime {
  public:
   // `handoff`: the sockets received from the running proxy (`--takeover`), or null.
-  Runtime(config::CliOverrides overrides, std::shared_ptr<const config::Config> cfg,
+  Runtime(config::CliOverrides overrides, const std::shared_ptr<const config::Config>& cfg,
           std::shared_ptr<const config::UserList> users, std::unique_ptr<Handoff> handoff = {});
   ~Runtime();
 

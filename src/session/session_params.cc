@@ -85,10 +85,8 @@ std::optional<std::string> parse_options(std::string_view options, ParamMap& wan
     std::string setting;
     if (words[i] == "-c" && i + 1 < words.size()) {
       setting = words[++i];
-    } else if (words[i].rfind("--", 0) == 0) {
-      setting = words[i].substr(2);
-    } else if (words[i].rfind("-c", 0) == 0) {
-      setting = words[i].substr(2);
+    } else if (words[i].rfind("--", 0) == 0 || words[i].rfind("-c", 0) == 0) {
+      setting = words[i].substr(2);  // --name=value, or -cname=value
     } else {
       return "unsupported startup option \"" + words[i] + "\": only -c name=value is supported";
     }
