@@ -8,8 +8,12 @@ from test_admin import app_config
 
 @pytest.fixture
 def proxy(pg, sluice):
-    # One server connection: every client shares it, so a leak would show at once.
-    return sluice(app_config(pg, pool_size=1))
+    # One server connection: every client shares it, so a leak would show at once. One
+    # worker: clients that logged in alike share one parameter map until one changes a
+    # setting, so a change leaking through that sharing would show too.
+    config = app_config(pg, pool_size=1)
+    config["server"] = {"workers": 1}
+    return sluice(config)
 
 
 def connect(proxy, **kwargs):

@@ -205,5 +205,18 @@ TEST(ConfigErrorTest, AuthFailureDelaySettings) {
             Millis(0));
 }
 
+TEST(ConfigErrorTest, TakeoverSocketMustBeAnAbsolutePathThatFits) {
+  EXPECT_EQ(error_for("[server]\ntakeover_socket = \"run/t.sock\"\n"),
+            "sluice.toml: server.takeover_socket = \"run/t.sock\" is not valid; allowed: an "
+            "absolute path of at most 90 bytes, or \"\" for none");
+  const std::string long_path = "/" + std::string(kMaxTakeoverSocketPath, 'x');
+  EXPECT_NE(error_for("[server]\ntakeover_socket = \"" + long_path + "\"\n").find("at most 90"),
+            std::string::npos);
+  EXPECT_NE(error_for("[server]\ntakeover_soket = \"/t\"\n")
+                .find("did you mean "
+                      "server.takeover_socket?"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sluice::config
