@@ -1,11 +1,19 @@
 #include "net/read_buffer.h"
 
+#include <algorithm>
+
 namespace sluice::net {
 
 namespace {
 
 // Enough chunks for every connection of a busy worker to have one in flight.
 constexpr size_t kFreeListLimit = 1024;
+
+// Reads that ask for at most this much on an empty buffer (logins, authentication) get a
+// buffer of this size from malloc instead of a default chunk. A burst of logins then
+// leaves no pile of 16 KiB chunks behind in the free list or the heap once the clients
+// go idle; the first relayed message moves to a default chunk.
+constexpr size_t kSmallChunk = 512;
 
 std::vector<std::unique_ptr<uint8_t[]>>& free_list() {
   thread_local std::vector<std::unique_ptr<uint8_t[]>> chunks;
@@ -23,22 +31,26 @@ void ReadBuffer::release() {
 }
 
 void ReadBuffer::grow(size_t min_free) {
-  if (cap_ == 0 && min_free <= kDefaultChunk) {
-    auto& chunks = free_list();
-    if (!chunks.empty()) {
-      buf_ = std::move(chunks.back());
-      chunks.pop_back();
-    } else {
-      buf_ = std::make_unique_for_overwrite<uint8_t[]>(kDefaultChunk);
-    }
-    cap_ = kDefaultChunk;
+  if (cap_ == 0 && min_free <= kSmallChunk) {
+    buf_ = std::make_unique_for_overwrite<uint8_t[]>(kSmallChunk);
+    cap_ = kSmallChunk;
     return;
   }
   // prepare() compacted first, so the unread bytes start at 0.
   const size_t used = end_;
-  size_t new_cap = cap_ == 0 ? kDefaultChunk : cap_;
-  while (new_cap - used < min_free) new_cap *= 2;
-  auto bigger = std::make_unique_for_overwrite<uint8_t[]>(new_cap);
+  std::unique_ptr<uint8_t[]> bigger;
+  size_t new_cap = kDefaultChunk;
+  if (used + min_free <= kDefaultChunk) {
+    auto& chunks = free_list();
+    if (!chunks.empty()) {
+      bigger = std::move(chunks.back());
+      chunks.pop_back();
+    }
+  } else {
+    new_cap = std::max(cap_, kDefaultChunk);
+    while (new_cap - used < min_free) new_cap *= 2;
+  }
+  if (!bigger) bigger = std::make_unique_for_overwrite<uint8_t[]>(new_cap);
   if (used > 0) std::memcpy(bigger.get(), buf_.get(), used);
   release();
   buf_ = std::move(bigger);

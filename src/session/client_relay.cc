@@ -44,7 +44,7 @@ asio::awaitable<void> ClientSession::server_pump_loop() {
   while (!pump_loop_exit_) {
     if (!pump_running_) {
       if (pump_loop_end_) break;
-      co_await changed_.async_wait(kNoThrow);
+      co_await changed().async_wait(kNoThrow);
       continue;
     }
     co_await server_pump();
@@ -326,23 +326,23 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
 asio::awaitable<std::error_code> ClientSession::write_client(
     std::span<const asio::const_buffer> bufs) {
   // The relay and the pump may both answer the client: one write at a time.
-  while (client_writing_) co_await changed_.async_wait(kNoThrow);
+  while (client_writing_) co_await changed().async_wait(kNoThrow);
   client_writing_ = true;
   const std::error_code ec = co_await client_.write_all(bufs);
   client_writing_ = false;
-  changed_.cancel();
+  notify_changed();
   co_return ec;
 }
 
 asio::awaitable<std::error_code> ClientSession::write_server(
     std::span<const asio::const_buffer> bufs) {
   // The relay forwards, the pump re-sends a batch: one write at a time.
-  while (server_writing_) co_await changed_.async_wait(kNoThrow);
+  while (server_writing_) co_await changed().async_wait(kNoThrow);
   if (!server_) co_return asio::error::not_connected;
   server_writing_ = true;
   const std::error_code ec = co_await server_->stream.write_all(bufs);
   server_writing_ = false;
-  changed_.cancel();
+  notify_changed();
   co_return ec;
 }
 
@@ -468,7 +468,7 @@ asio::awaitable<void> ClientSession::server_pump() {
   }
   pump_running_ = false;
   if (release) release_server();
-  changed_.cancel();
+  notify_changed();
 }
 
 }  // namespace sluice::session

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <memory>
 
 #include "admin/admin_console.h"
 #include "config/priority_classes.h"
@@ -53,17 +54,23 @@ ClientSession::ClientSession(server::ProxyContext& ctx, net::tcp::socket socket)
     : ctx_(ctx),
       cfg_(ctx.config()),
       client_(std::move(socket)),
-      changed_(client_.socket().get_executor()),
       client_scan_(cfg_->max_message_size),
       server_scan_(cfg_->max_message_size) {
   max_message_size_ = cfg_->max_message_size;
-  // Never expires: waits on it end when cancel() wakes every waiter at once.
-  changed_.expires_at(pool::Clock::time_point::max());
   last_client_activity_ = pool::Clock::now();
 }
 
 ClientSession::~ClientSession() {
   if (info_) ctx_.clients.remove(*info_);
+}
+
+asio::steady_timer& ClientSession::changed() {
+  if (!changed_) {
+    // Never expires: waits on it end when cancel() wakes every waiter at once.
+    changed_ = std::make_unique<asio::steady_timer>(client_.socket().get_executor(),
+                                                    pool::Clock::time_point::max());
+  }
+  return *changed_;
 }
 
 void ClientSession::set_state(ClientState state) {
@@ -87,21 +94,47 @@ asio::awaitable<void> ClientSession::run() {
   co_await serve(/*park_when_idle=*/true);
 }
 
+namespace {
+
+// operator new at the requested size. (std::allocator would not do: asio takes it for "no
+// allocator" and recycles its own blocks.)
+template <typename T>
+struct ExactSizeAllocator {
+  using value_type = T;
+  ExactSizeAllocator() = default;
+  template <typename U>
+  explicit ExactSizeAllocator(const ExactSizeAllocator<U>& /*other*/) {}
+  T* allocate(size_t n) { return std::allocator<T>().allocate(n); }
+  void deallocate(T* p, size_t n) { std::allocator<T>().deallocate(p, n); }
+  template <typename U>
+  bool operator==(const ExactSizeAllocator<U>& /*other*/) const {
+    return true;
+  }
+};
+
+}  // namespace
+
 asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
   auto self = shared_from_this();
   if (co_await relay(park_when_idle)) {
     // Parked: no coroutine waits for this client, only a plain wait on its socket that
     // holds the session and starts serving it again when it sends something (or closes).
-    client_.socket().async_wait(net::tcp::socket::wait_read, [self](std::error_code) {
-      asio::co_spawn(
-          self->client_.socket().get_executor(), [self]() { return self->serve(false); },
-          asio::detached);
-    });
+    if (!pump_loop_alive_ && !client_writing_ && !server_writing_) changed_.reset();
+    // The wait is allocated at its own size (ExactSizeAllocator): asio's default recycles
+    // the thread's last freed block, often an accept several times as large, and a parked
+    // client would keep that for as long as it idles.
+    client_.socket().async_wait(
+        net::tcp::socket::wait_read,
+        asio::bind_allocator(ExactSizeAllocator<void>(), [self](std::error_code) {
+          asio::co_spawn(
+              self->client_.socket().get_executor(), [self]() { return self->serve(false); },
+              asio::detached);
+        }));
     co_return;
   }
   co_await finish();
   pump_loop_exit_ = true;
-  changed_.cancel();
+  notify_changed();
 }
 
 asio::awaitable<bool> ClientSession::start() {
@@ -399,7 +432,7 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   }
   pump_running_ = true;
   if (pump_loop_alive_) {
-    changed_.cancel();  // server_pump_loop() takes it from here
+    notify_changed();  // server_pump_loop() takes it from here
   } else {
     // One pump per session, parked between leases (cheaper than a coroutine per lease),
     // started at the first lease and again after check_timeouts() ended it.
@@ -462,7 +495,7 @@ asio::awaitable<void> ClientSession::stop_server_pump() {
     server_->stream.socket().cancel(ignored);
   }
   while (pump_running_) {
-    co_await changed_.async_wait(kNoThrow);
+    co_await changed().async_wait(kNoThrow);
   }
 }
 
@@ -526,7 +559,7 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
     // Long-idle clients keep no coroutine: the parked pump ends, then the relay parks.
     if (pump_loop_alive_ && !pump_running_) {
       pump_loop_end_ = true;
-      changed_.cancel();
+      notify_changed();
     } else if (!pump_loop_alive_ && waiting_idle_ && !park_requested_) {
       park_requested_ = true;
       std::error_code ignored;

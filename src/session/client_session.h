@@ -124,8 +124,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // One wake-up for every waiter of the session (never expires; cancel() wakes them all and
   // each re-checks what it waits for): a lease started (pump_running_ set), the pump
   // ended, a write ended, the session ends. One timer instead of one per purpose keeps
-  // idle clients small.
-  asio::steady_timer changed_;
+  // idle clients small; made by the first wait and dropped when the session parks, so a
+  // parked client keeps none.
+  std::unique_ptr<asio::steady_timer> changed_;
+  asio::steady_timer& changed();
+  void notify_changed() {
+    if (changed_) changed_->cancel();
+  }
   bool closing_ = false;
   bool disconnecting_ = false;  // a timeout is closing the session
 

@@ -2,13 +2,15 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 namespace sluice::net {
 namespace {
 
-void append(ReadBuffer& buf, const std::string& s) {
-  auto space = buf.prepare(s.size());
+// `min_free` as the relay asks (a default chunk) unless given, as logins do, smaller.
+void append(ReadBuffer& buf, const std::string& s, size_t min_free = ReadBuffer::kDefaultChunk) {
+  auto space = buf.prepare(std::max(min_free, s.size()));
   ASSERT_GE(space.size(), s.size());
   std::memcpy(space.data(), s.data(), s.size());
   buf.commit(s.size());
@@ -40,6 +42,17 @@ TEST(ReadBufferTest, ReleasedChunksAreReused) {
   append(b, "def");
   EXPECT_EQ(b.data().data(), first);  // the same chunk, from the thread's free list
   EXPECT_EQ(contents(b), "def");
+}
+
+TEST(ReadBufferTest, SmallReadsTakeASmallBufferAndMoveToAChunkWhenRelaying) {
+  ReadBuffer login;
+  auto space = login.prepare(64);
+  EXPECT_GE(space.size(), 64U);
+  EXPECT_LT(space.size(), ReadBuffer::kDefaultChunk);  // a login burst holds no 16 KiB chunks
+  append(login, "startup", 64);
+  login.consume(3);
+  EXPECT_GE(login.prepare().size(), ReadBuffer::kDefaultChunk);
+  EXPECT_EQ(contents(login), "rtup");
 }
 
 TEST(ReadBufferTest, ReleaseIfEmptyKeepsUnreadBytes) {
