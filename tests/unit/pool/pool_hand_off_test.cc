@@ -92,7 +92,7 @@ TEST(PoolHandOff, AClientOnTheConnectionsWorkerThatArrivedJustAfterGoesFirst) {
 }
 
 TEST(PoolHandOff, ArrivalOrderWinsBeyondTheSlack) {
-  OneConnectionPool p(std::chrono::milliseconds(1));  // the default
+  OneConnectionPool p(std::chrono::milliseconds(1));
   ServerPtr held = take(p);
   ASSERT_TRUE(held);
   std::string winner;
