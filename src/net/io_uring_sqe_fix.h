@@ -12,6 +12,8 @@
 
 #include <liburing.h>
 
+#include <cerrno>
+
 inline io_uring_sqe* sluice_io_uring_get_sqe_cleared(io_uring* ring) {
   io_uring_sqe* sqe = io_uring_get_sqe(ring);
   if (sqe != nullptr) io_uring_sqe_set_data(sqe, nullptr);
@@ -20,3 +22,18 @@ inline io_uring_sqe* sluice_io_uring_get_sqe_cleared(io_uring* ring) {
 
 // NOLINTNEXTLINE: the only way to reach the calls inside asio's io_uring_service.ipp
 #define io_uring_get_sqe sluice_io_uring_get_sqe_cleared
+
+// IORING_SETUP_COOP_TASKRUN (Linux 5.19): a completion for a worker that is running does
+// not interrupt it (an inter-processor interrupt and a trip through the kernel per
+// completion); it is reaped when the worker next enters the kernel, which it does at
+// once when it has nothing else to run. Each ring is only ever waited on by the thread
+// that submits to it, the case the flag is meant for. Older kernels refuse the flag:
+// the ring is then set up as before.
+inline int sluice_io_uring_queue_init_coop(unsigned entries, io_uring* ring, unsigned flags) {
+  const int result = io_uring_queue_init(entries, ring, flags | IORING_SETUP_COOP_TASKRUN);
+  if (result != -EINVAL) return result;
+  return io_uring_queue_init(entries, ring, flags);
+}
+
+// NOLINTNEXTLINE: as above, for the ring asio sets up in io_uring_service.ipp
+#define io_uring_queue_init sluice_io_uring_queue_init_coop
