@@ -142,8 +142,7 @@ void ClientSession::settle_settings(char type, std::span<const uint8_t> body,
                                {server.params, server.extra_params});
         });
       }
-      wanted_fingerprint_ = params_fingerprint(wanted_params_.get());
-      server.params_fingerprint = wanted_fingerprint_;
+      server.params_fingerprint = wanted_params_.fingerprint();
       update_statement_name_context();
     }
     settings_in_flight_.clear();
@@ -418,8 +417,7 @@ asio::awaitable<void> ClientSession::server_pump() {
                   wanted_params_.update(
                       [&](ParamMap& m) { track_reported_param(m, p->first, p->second); })) {
                 // The report came from this server: it now holds exactly what we want.
-                wanted_fingerprint_ = params_fingerprint(wanted_params_.get());
-                server.params_fingerprint = wanted_fingerprint_;
+                server.params_fingerprint = wanted_params_.fingerprint();
               }
             }
           }

@@ -323,8 +323,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   }
   wanted_params_.set(std::move(wanted));
   if (!co_await choose_priority_class(*db)) co_return false;
-  wanted_fingerprint_ = params_fingerprint(wanted_params_.get());
-  wanted_params_.intern(wanted_fingerprint_);
+  wanted_params_.intern();
   for (const auto& [name, value] : wanted_params_.get()) {
     if (!is_reported_param(name)) startup_params_[name] = value;
   }
@@ -445,11 +444,11 @@ asio::awaitable<bool> ClientSession::ensure_server() {
 }
 
 asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
-  if (server_->params_fingerprint == wanted_fingerprint_) co_return SyncOutcome::kSynced;
+  if (server_->params_fingerprint == wanted_params_.fingerprint()) co_return SyncOutcome::kSynced;
   const std::string sql =
       parameter_sync_sql(wanted_params_.get(), server_->params, server_->extra_params);
   if (sql.empty()) {
-    server_->params_fingerprint = wanted_fingerprint_;
+    server_->params_fingerprint = wanted_params_.fingerprint();
     co_return SyncOutcome::kSynced;
   }
   pool::QueryResult r = co_await pool::run_simple_query(*server_, sql, max_message_size_);
@@ -471,8 +470,7 @@ asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
   wanted_params_.update([this](ParamMap& m) {
     record_synced_params(m, {server_->params, server_->extra_params});
   });
-  wanted_fingerprint_ = params_fingerprint(wanted_params_.get());
-  server_->params_fingerprint = wanted_fingerprint_;
+  server_->params_fingerprint = wanted_params_.fingerprint();
   co_return SyncOutcome::kSynced;
 }
 

@@ -164,7 +164,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool settings_in_tx_ = false;      // a transaction block was open while they were pending
   bool settings_committed_ = false;  // ... and it ended with COMMIT
   ParamMap startup_params_;          // for RESET ALL
-  std::string wanted_fingerprint_;   // params_fingerprint(wanted_params_)
 
   // Query statistics and the slow-query log; created with the client's first message.
   std::unique_ptr<QueryProbe> probe_;

@@ -11,7 +11,7 @@ namespace {
 // stay valid; only later logins stop finding them).
 constexpr size_t kMaxInterned = 4096;
 
-using InternTable = std::unordered_map<std::string, std::weak_ptr<const ParamMap>>;
+using InternTable = std::unordered_map<std::string, std::weak_ptr<const SharedParams::Entry>>;
 
 InternTable& interned() {
   thread_local InternTable table;
@@ -26,23 +26,29 @@ void make_room(InternTable& table) {
 
 }  // namespace
 
-void SharedParams::intern(const std::string& fingerprint) {
+void SharedParams::set(ParamMap map) {
+  std::string fingerprint = params_fingerprint(map);
+  entry_ = std::make_shared<const Entry>(Entry{std::move(map), std::move(fingerprint)});
+}
+
+void SharedParams::intern() {
   InternTable& table = interned();
-  auto it = table.find(fingerprint);
+  auto it = table.find(entry_->fingerprint);
   if (it != table.end()) {
-    if (auto existing = it->second.lock(); existing && *existing == *map_) {
-      map_ = std::move(existing);
+    auto existing = it->second.lock();
+    if (existing && existing->map == entry_->map) {
+      entry_ = std::move(existing);
       return;
     }
-    it->second = map_;
+    it->second = entry_;
     return;
   }
   make_room(table);
-  table.emplace(fingerprint, map_);
+  table.emplace(entry_->fingerprint, entry_);
 }
 
-const std::shared_ptr<const ParamMap>& SharedParams::empty_map() {
-  static const auto empty = std::make_shared<const ParamMap>();
+const std::shared_ptr<const SharedParams::Entry>& SharedParams::empty_entry() {
+  static const auto empty = std::make_shared<const Entry>(Entry{{}, params_fingerprint({})});
   return empty;
 }
 

@@ -15,31 +15,38 @@ namespace sluice::session {
 
 class SharedParams {
  public:
-  SharedParams() : map_(empty_map()) {}
+  SharedParams() : entry_(empty_entry()) {}
 
-  const ParamMap& get() const { return *map_; }
-  ParamMap::const_iterator find(std::string_view key) const { return map_->find(key); }
-  ParamMap::const_iterator end() const { return map_->end(); }
+  const ParamMap& get() const { return entry_->map; }
+  ParamMap::const_iterator find(std::string_view key) const { return entry_->map.find(key); }
+  ParamMap::const_iterator end() const { return entry_->map.end(); }
+  // params_fingerprint(get()), kept with the map so sharing clients share it too.
+  const std::string& fingerprint() const { return entry_->fingerprint; }
 
   // Replaces the map (the one given is this client's alone until intern()).
-  void set(ParamMap map) { map_ = std::make_shared<const ParamMap>(std::move(map)); }
+  void set(ParamMap map);
   // Runs `change` on a copy; keeps the copy only when it differs, so an update that
   // changes nothing keeps the map shared. Returns whether it changed.
   template <typename Change>
   bool update(Change&& change) {
-    ParamMap next = *map_;
+    ParamMap next = entry_->map;
     change(next);
-    if (next == *map_) return false;
+    if (next == entry_->map) return false;
     set(std::move(next));
     return true;
   }
   // Shares an equal map another client of this thread holds, if any, else offers this
-  // one for sharing. `fingerprint` is params_fingerprint(get()).
-  void intern(const std::string& fingerprint);
+  // one for sharing.
+  void intern();
+
+  struct Entry {  // what sharing clients share (read through the accessors above)
+    ParamMap map;
+    std::string fingerprint;
+  };
 
  private:
-  static const std::shared_ptr<const ParamMap>& empty_map();
-  std::shared_ptr<const ParamMap> map_;
+  static const std::shared_ptr<const Entry>& empty_entry();
+  std::shared_ptr<const Entry> entry_;
 };
 
 }  // namespace sluice::session

@@ -19,7 +19,7 @@ ParamMap pgbench_like(const std::string& app) {
 SharedParams logged_in(const ParamMap& map) {
   SharedParams p;
   p.set(map);
-  p.intern(params_fingerprint(p.get()));
+  p.intern();
   return p;
 }
 
@@ -42,6 +42,15 @@ TEST(SharedParams, AChangeCopiesAndLeavesTheOthersAlone) {
   // A third client logging in with the original settings still shares b's map.
   SharedParams c = logged_in(pgbench_like("pgbench"));
   EXPECT_EQ(&b.get(), &c.get());
+}
+
+TEST(SharedParams, TheFingerprintFollowsTheMap) {
+  SharedParams a = logged_in(pgbench_like("pgbench"));
+  EXPECT_EQ(a.fingerprint(), params_fingerprint(pgbench_like("pgbench")));
+  a.update([](ParamMap& m) { m["DateStyle"] = "German"; });
+  EXPECT_EQ(a.fingerprint(), params_fingerprint(a.get()));
+  EXPECT_NE(a.fingerprint(), params_fingerprint(pgbench_like("pgbench")));
+  EXPECT_EQ(SharedParams().fingerprint(), params_fingerprint({}));
 }
 
 TEST(SharedParams, AnUpdateThatChangesNothingKeepsSharing) {
