@@ -1,5 +1,9 @@
 #include "net/stream.h"
 
+#include <sys/socket.h>
+
+#include <cerrno>
+
 #include "net/no_throw.h"
 
 namespace sluice::net {
@@ -40,6 +44,20 @@ awaitable<std::error_code> Stream::write_all(std::span<const asio::const_buffer>
   }
   auto [ec, n] = co_await asio::async_write(socket_, bufs, kNoThrow);
   co_return ec;
+}
+
+awaitable<std::error_code> Stream::write_all_at_once(asio::const_buffer buf) {
+  if (!tls_ && socket_.is_open()) {
+    const ssize_t n =
+        ::send(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n == static_cast<ssize_t>(buf.size())) co_return std::error_code();
+    if (n > 0) {
+      buf += static_cast<size_t>(n);
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+      co_return std::error_code(errno, std::system_category());
+    }
+  }
+  co_return co_await write_all(buf);
 }
 
 void Stream::rebind(const asio::any_io_executor& ex) {

@@ -33,6 +33,11 @@ class Stream {
   awaitable<std::tuple<std::error_code, size_t>> read_some(asio::mutable_buffer buf);
   awaitable<std::error_code> write_all(asio::const_buffer buf);
   awaitable<std::error_code> write_all(std::span<const asio::const_buffer> bufs);
+  // write_all() for the answers of a login, while nothing else can write to the socket:
+  // one non-blocking send(2) first, which a fresh connection's buffer always takes, so the
+  // coroutine goes on without a round trip through the event loop (three per login with a
+  // new connection per transaction); what it did not take goes through write_all().
+  awaitable<std::error_code> write_all_at_once(asio::const_buffer buf);
 
   // Re-registers the socket with another event loop (a server connection leased by a
   // client on another worker), so its I/O completes on the caller's thread without a

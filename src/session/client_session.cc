@@ -193,7 +193,7 @@ asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_star
       case protocol::StartupKind::kSslRequest: {
         auto tls = ctx_.client_tls();
         const char answer = (tls && !client_.is_tls()) ? 'S' : 'N';
-        if (co_await client_.write_all(asio::buffer(&answer, 1))) co_return std::nullopt;
+        if (co_await client_.write_all_at_once(asio::buffer(&answer, 1))) co_return std::nullopt;
         if (answer == 'S') {
           // Bytes sent before the handshake would bypass TLS: refuse them.
           if (!in_.empty()) {
@@ -211,7 +211,7 @@ asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_star
       }
       case protocol::StartupKind::kGssEncRequest: {
         const char answer = 'N';
-        if (co_await client_.write_all(asio::buffer(&answer, 1))) co_return std::nullopt;
+        if (co_await client_.write_all_at_once(asio::buffer(&answer, 1))) co_return std::nullopt;
         continue;
       }
       case protocol::StartupKind::kInvalid:
@@ -263,7 +263,7 @@ asio::awaitable<bool> ClientSession::login_admin(const protocol::StartupPacket& 
   protocol::append_backend_key_data(out, info_->cancel_pid, info_->cancel_key);
   protocol::append_ready_for_query(out, 'I');
   set_state(ClientState::kActive);
-  co_return !(co_await client_.write_all(asio::buffer(out)));
+  co_return !(co_await client_.write_all_at_once(asio::buffer(out)));
 }
 
 asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startup) {
@@ -337,7 +337,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   protocol::append_backend_key_data(out, info_->cancel_pid, info_->cancel_key);
   protocol::append_ready_for_query(out, 'I');
   set_state(ClientState::kIdle);
-  co_return !(co_await client_.write_all(asio::buffer(out)));
+  co_return !(co_await client_.write_all_at_once(asio::buffer(out)));
 }
 
 asio::awaitable<bool> ClientSession::choose_priority_class(const config::DatabaseConfig& db) {
