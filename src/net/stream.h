@@ -35,8 +35,8 @@ class Stream {
   awaitable<std::error_code> write_all(std::span<const asio::const_buffer> bufs);
   // write_all() for the answers of a login, while nothing else can write to the socket:
   // one non-blocking send(2) first, which a fresh connection's buffer always takes, so the
-  // coroutine goes on without a round trip through the event loop (three per login with a
-  // new connection per transaction); what it did not take goes through write_all().
+  // coroutine goes on without a round trip through the event loop (two per login: the
+  // SSLRequest's answer and the AuthenticationOk batch); the rest goes through write_all().
   awaitable<std::error_code> write_all_at_once(asio::const_buffer buf);
 
   // Re-registers the socket with another event loop (a server connection leased by a
