@@ -137,7 +137,10 @@ std::string parameter_sync_sql(const ParamMap& wanted, const ParamMap& server_va
     } else if (value.front() == kSqlValueMarker) {
       add("SET " + name + " TO " + value.substr(1));
     } else {
-      add("SET " + name + " TO " + quote_literal(value));
+      // set_config() takes the value as text, as a startup option or postgresql.conf does:
+      // `SET search_path TO 'a,b'` would set a one-element list named "a,b".
+      add("SELECT pg_catalog.set_config(" + quote_literal(name) + ", " + quote_literal(value) +
+          ", false)");
     }
   }
   for (const auto& name : server_extras) {

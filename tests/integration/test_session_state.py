@@ -122,3 +122,16 @@ def test_client_idle_past_the_park_delay_keeps_its_session(proxy):
     finally:
         conn.close()
         fresh.close()
+
+
+def test_a_startup_packet_larger_than_the_login_buffer_logs_in_whole(proxy):
+    # Logins read into a small buffer (512 bytes, src/net/read_buffer.cc) that grows for a
+    # larger packet: nothing of the packet may be lost or cut on the way.
+    schemas = [f"schema_{i:03d}" for i in range(80)]
+    conn = connect(proxy, options="-c search_path=" + ",".join(schemas))
+    try:
+        assert len(",".join(schemas)) > 512
+        assert one(conn, "SHOW search_path").replace(" ", "").split(",") == schemas
+        assert one(conn, "SELECT 1") == 1
+    finally:
+        conn.close()

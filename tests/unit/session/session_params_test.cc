@@ -58,7 +58,8 @@ TEST(SessionParams, SyncSetsDifferencesAndResetsOtherClientsExtras) {
   ASSERT_FALSE(initial_session_params(
       kDefaults, startup({{"application_name", "it's"}, {"extra_float_digits", "3"}}), a));
   EXPECT_EQ(parameter_sync_sql(a, server, extras),
-            "SET application_name TO 'it''s'; SET extra_float_digits TO '3'");
+            "SELECT pg_catalog.set_config('application_name', 'it''s', false); "
+            "SELECT pg_catalog.set_config('extra_float_digits', '3', false)");
   server["application_name"] = "it's";  // what the server reports after the SET
   record_synced_params(a, {server, extras});
   EXPECT_EQ(parameter_sync_sql(a, server, extras), "");
@@ -66,7 +67,8 @@ TEST(SessionParams, SyncSetsDifferencesAndResetsOtherClientsExtras) {
   ParamMap b;
   ASSERT_FALSE(initial_session_params(kDefaults, startup({}), b));
   EXPECT_EQ(parameter_sync_sql(b, server, extras),
-            "SET application_name TO ''; RESET extra_float_digits");
+            "SELECT pg_catalog.set_config('application_name', '', false); "
+            "RESET extra_float_digits");
   server["application_name"] = "";
   record_synced_params(b, {server, extras});
   EXPECT_TRUE(extras.empty());
@@ -79,7 +81,8 @@ TEST(SessionParams, ServerSpellingIsAdoptedAndClientSetsAreTracked) {
   ParamMap wanted;
   ASSERT_FALSE(
       initial_session_params(kDefaults, startup({{"client_encoding", "unicode"}}), wanted));
-  EXPECT_EQ(parameter_sync_sql(wanted, server, extras), "SET client_encoding TO 'unicode'");
+  EXPECT_EQ(parameter_sync_sql(wanted, server, extras),
+            "SELECT pg_catalog.set_config('client_encoding', 'unicode', false)");
   record_synced_params(wanted, {server, extras});  // server still reports UTF8
   EXPECT_EQ(wanted.at("client_encoding"), "UTF8");
   track_reported_param(wanted, "TimeZone", "Asia/Tokyo");
@@ -111,7 +114,8 @@ TEST(SessionParams, ClientSetsOfOtherParametersAreReissuedAsWritten) {
   ParamMap fresh = kDefaults;
   std::set<std::string> none;
   EXPECT_EQ(parameter_sync_sql(wanted, fresh, none),
-            "SET search_path TO public, \"My Schema\"; SET work_mem TO '4MB'");
+            "SET search_path TO public, \"My Schema\"; "
+            "SELECT pg_catalog.set_config('work_mem', '4MB', false)");
   // RESET ALL brings back what the client started with, and nothing else.
   apply_client_setting("all", std::nullopt, startup_values, wanted, {server, extras});
   EXPECT_EQ(wanted.count("search_path"), 0u);
