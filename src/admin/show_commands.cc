@@ -136,7 +136,7 @@ void show_clients(server::ProxyContext& ctx, std::string& out) {
     const SystemTime request =
         request_us > 0 ? SystemTime(std::chrono::microseconds(request_us)) : c->connect_time;
     rows.push_back({"C", c->user, c->database, pgbouncer_state(state), c->addr, num(c->port),
-                    c->local_addr, num(c->local_port), format_time(c->connect_time),
+                    c->local_addr.str(), num(c->local_port), format_time(c->connect_time),
                     format_time(request), num(wait / kMicrosPerSecond),
                     num(wait % kMicrosPerSecond), num(0), std::to_string(c->id),
                     id_or_null(c->server_id.load(std::memory_order_relaxed)), num(0),

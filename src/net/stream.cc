@@ -1,6 +1,7 @@
 #include "net/stream.h"
 
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <cerrno>
 
@@ -62,11 +63,8 @@ awaitable<std::error_code> Stream::write_all_at_once(asio::const_buffer buf) {
 
 void Stream::rebind(const asio::any_io_executor& ex) {
   if (!socket_.is_open() || socket_.get_executor() == ex) return;
+  if (!learn_protocol()) return;
   std::error_code ec;
-  if (!protocol_) {
-    protocol_ = socket_.local_endpoint(ec).protocol();
-    if (ec) return;
-  }
   const auto fd = socket_.release(ec);
   if (ec) return;
   // Move-assigning keeps the object's address, so a TLS layer referring to it stays valid.
@@ -87,10 +85,36 @@ tcp::endpoint Stream::remote_endpoint() const {
   return ec ? tcp::endpoint() : ep;
 }
 
-tcp::endpoint Stream::local_endpoint() const {
+tcp::endpoint Stream::local_endpoint() {
   std::error_code ec;
   auto ep = socket_.local_endpoint(ec);
-  return ec ? tcp::endpoint() : ep;
+  if (ec) return {};
+  protocol_ = ep.protocol();
+  return ep;
+}
+
+bool Stream::learn_protocol() {
+  if (protocol_) return true;
+  std::error_code ec;
+  const auto ep = socket_.local_endpoint(ec);
+  if (ec) return false;
+  protocol_ = ep.protocol();
+  return true;
+}
+
+DetachedSocket Stream::detach() {
+  if (tls_ || !socket_.is_open() || !learn_protocol()) return {};
+  std::error_code ec;
+  const auto fd = socket_.release(ec);
+  if (ec) return {};
+  return {fd, *protocol_};
+}
+
+void Stream::attach(DetachedSocket detached) {
+  std::error_code ec;
+  socket_.assign(detached.protocol, detached.fd, ec);
+  protocol_ = detached.protocol;
+  if (ec) ::close(detached.fd);  // (the socket stays closed: the next read ends the session)
 }
 
 }  // namespace sluice::net

@@ -18,6 +18,12 @@ namespace sluice::net {
 using asio::awaitable;
 using tcp = asio::ip::tcp;
 
+// A socket's descriptor without its event-loop state (Stream::detach()).
+struct DetachedSocket {
+  int fd = -1;
+  tcp protocol = tcp::v4();
+};
+
 class Stream {
  public:
   explicit Stream(tcp::socket socket) : socket_(std::move(socket)) {}
@@ -43,6 +49,11 @@ class Stream {
   // client on another worker), so its I/O completes on the caller's thread without a
   // cross-thread hop per read. No operation may be pending.
   void rebind(const asio::any_io_executor& ex);
+  // Parking (net/parking_lot.h): gives the descriptor up, with the event loop's state for
+  // it, leaving the socket closed; fd -1 when it cannot (TLS or closed). No operation may
+  // be pending. attach() takes a detached descriptor (back), on the socket's executor.
+  DetachedSocket detach();
+  void attach(DetachedSocket detached);
   // The event loop (worker) the socket is registered with.
   asio::any_io_executor executor() { return socket_.get_executor(); }
 
@@ -54,12 +65,14 @@ class Stream {
   // The peer's and our own address (default-constructed if the socket has none): one
   // system call each, so ask once per connection.
   tcp::endpoint remote_endpoint() const;
-  tcp::endpoint local_endpoint() const;
+  tcp::endpoint local_endpoint();
 
  private:
   tcp::socket socket_;
   std::unique_ptr<asio::ssl::stream<tcp::socket&>> tls_;
-  std::optional<tcp> protocol_;  // learnt at the first rebind(): one system call less after
+  // Learnt from local_endpoint() or at the first rebind()/detach(): one system call less.
+  std::optional<tcp> protocol_;
+  bool learn_protocol();
 };
 
 }  // namespace sluice::net

@@ -15,6 +15,7 @@
 #include "config/load.h"
 #include "net/listener.h"
 #include "net/no_throw.h"
+#include "net/parking_lot.h"
 #include "server/io_backend.h"
 #include "server/listeners.h"
 #include "session/client_session.h"
@@ -244,6 +245,8 @@ asio::awaitable<void> Runtime::sweep_loop() {
     if (ec) co_return;
     // Memory the sessions parked in the last sweep freed goes back to the system when
     // there is enough of it (malloc keeps freed memory otherwise).
+    auto* lot = net::ParkingLot::current();
+    if (lot != nullptr) parked += lot->take_park_count();
     if (parked >= kParkedBeforeTrim) malloc_trim(0);
     parked = 0;
     const auto now = pool::Clock::now();
@@ -441,6 +444,8 @@ int Runtime::run() {
   for (auto& w : workers_) {
     w->thread = std::thread([&io = w->io, index = w->index] {
       stats::set_current_slot(index);
+      net::ParkingLot lot(io.get_executor(), &session::ClientSession::wake_parked);
+      const net::ParkingLot::Scope current_lot(lot);
       io.run();
     });
   }

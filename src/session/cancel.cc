@@ -19,7 +19,7 @@ asio::awaitable<void> cancel_server_query(const ClientInfo& target) {
   auto ex = co_await asio::this_coro::executor;
   net::tcp::resolver resolver(ex);
   auto [rec, endpoints] = co_await resolver.async_resolve(
-      target.server_host, std::to_string(target.server_port), kNoThrow);
+      target.server_host.str(), std::to_string(target.server_port), kNoThrow);
   if (rec) co_return;
   net::tcp::socket sock(ex);
   // A frozen or unreachable server never answers: give up after a while.

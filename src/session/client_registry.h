@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "common/interned_string.h"
+
 namespace sluice::session {
 
 enum class ClientState : uint8_t {
@@ -24,31 +26,32 @@ enum class ClientState : uint8_t {
 };
 const char* to_string(ClientState s);
 
+// Fields are ordered by size: one is kept per connected client.
 struct ClientInfo {
   uint64_t id = 0;
   int32_t cancel_pid = 0;  // what the client got in BackendKeyData
   int32_t cancel_key = 0;
-  std::string addr;
-  uint16_t port = 0;
-  std::string local_addr;
-  uint16_t local_port = 0;
   std::chrono::system_clock::time_point connect_time = std::chrono::system_clock::now();
+  std::string addr;
+  InternedString local_addr;  // one of the proxy's own addresses
+  uint16_t port = 0;
+  uint16_t local_port = 0;
   bool tls = false;
+  std::atomic<ClientState> state{ClientState::kLogin};
+  // Bit i set: pinned to its server connection for router::PinReason i (transaction mode).
+  std::atomic<uint8_t> pins{0};
   // Set once at login, before the entry becomes visible to other threads' lookups by name.
   std::string user;
   std::string database;
   std::string application_name;
 
-  std::atomic<ClientState> state{ClientState::kLogin};
   std::atomic<int64_t> request_time_us{0};  // wall clock of the last request
   std::atomic<int64_t> wait_start_us{0};    // while kWaiting
   // The server connection currently serving this client (for CancelRequest).
   std::atomic<int32_t> server_pid{0};
   std::atomic<int32_t> server_key{0};
   std::atomic<uint64_t> server_id{0};
-  // Bit i set: pinned to its server connection for router::PinReason i (transaction mode).
-  std::atomic<uint8_t> pins{0};
-  std::string server_host;  // fixed per pool; written before server_pid is published
+  InternedString server_host;  // fixed per pool; written before server_pid is published
   uint16_t server_port = 0;
 };
 

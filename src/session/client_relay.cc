@@ -117,12 +117,12 @@ void ClientSession::classify_statement(std::string_view sql) {
     pins_ = pins;
     info_->pins.store(pins, std::memory_order_relaxed);
   }
-  for (const auto& setting : c.session_settings) settings_in_flight_.push_back(setting);
+  for (const auto& setting : c.session_settings) live_->settings_in_flight_.push_back(setting);
 }
 
 void ClientSession::settle_settings(char type, std::span<const uint8_t> body,
                                     pool::ServerConnection& server) {
-  if (settings_in_flight_.empty()) return;
+  if (live_->settings_in_flight_.empty()) return;
   if (type == 'E') {
     settings_failed_ = true;
   } else if (type == 'C') {
@@ -136,7 +136,7 @@ void ClientSession::settle_settings(char type, std::span<const uint8_t> body,
       return;
     }
     if (!settings_failed_ && (!settings_in_tx_ || settings_committed_)) {
-      for (const auto& setting : settings_in_flight_) {
+      for (const auto& setting : live_->settings_in_flight_) {
         wanted_params_.update([&](ParamMap& m) {
           apply_client_setting(setting.name, setting.value, startup_params_, m,
                                {server.params, server.extra_params});
@@ -145,7 +145,7 @@ void ClientSession::settle_settings(char type, std::span<const uint8_t> body,
       server.params_fingerprint = wanted_params_.fingerprint();
       update_statement_name_context();
     }
-    settings_in_flight_.clear();
+    live_->settings_in_flight_.clear();
     settings_failed_ = settings_in_tx_ = settings_committed_ = false;
   }
 }
@@ -160,10 +160,10 @@ void ClientSession::count_client_message(char type) {
   switch (type) {
     case 'Q':
     case 'F':
-      if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
+      if (pending_syncs_++ == 0) live_->query_start_ = pool::Clock::now();
       break;
     case 'S':
-      if (pending_syncs_++ == 0) query_start_ = pool::Clock::now();
+      if (pending_syncs_++ == 0) live_->query_start_ = pool::Clock::now();
       extended_open_ = false;
       break;
     case 'P':
@@ -182,29 +182,29 @@ void ClientSession::count_client_message(char type) {
 asio::awaitable<bool> ClientSession::relay(bool park_when_idle) {
   // Bytes left after a scan are an incomplete message, so every round starts with a read
   // (except the first, which may find a message sent right behind the login).
-  bool need_read = in_.empty();
+  bool need_read = live_->in_.empty();
   for (;;) {
     bool read_first = need_read;
-    if (need_read && in_.empty() && !client_.is_tls()) {
+    if (need_read && live_->in_.empty() && !live_->client_.is_tls()) {
       // (TLS may hold decrypted bytes: relay_round reads at once.)
-      if (park_when_idle && !server_) {
-        in_.release();
+      if (park_when_idle && !live_->server_) {
+        live_->in_.release();
         co_return true;
       }
       // The read is issued straight away, holding the buffer: a wait-then-read would cost
       // an epoll_ctl per message, as asio re-arms the socket for every wait. A client idle
       // for kParkAfter gives the buffer back when check_timeouts() cancels this read.
       waiting_idle_ = true;
-      auto [ec, n] = co_await client_.read_some(in_.prepare());
+      auto [ec, n] = co_await live_->client_.read_some(live_->in_.prepare());
       waiting_idle_ = false;
       const bool park = ec == asio::error::operation_aborted && park_requested_;
       park_requested_ = false;  // (a cancel that came after the data had no effect)
       if (park) {
-        in_.release();
+        live_->in_.release();
         co_return true;
       }
       if (ec || n == 0) co_return false;
-      in_.commit(n);
+      live_->in_.commit(n);
       read_first = false;
     }
     if (!co_await relay_round(read_first)) co_return false;
@@ -215,9 +215,9 @@ asio::awaitable<bool> ClientSession::relay(bool park_when_idle) {
 asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
   {
     if (read_first) {
-      auto [ec, n] = co_await client_.read_some(in_.prepare());
+      auto [ec, n] = co_await live_->client_.read_some(live_->in_.prepare());
       if (ec || n == 0) co_return false;
-      in_.commit(n);
+      live_->in_.commit(n);
     }
     last_client_activity_ = pool::Clock::now();
     if (track_statements_ && !prepared_) {
@@ -228,25 +228,26 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
       update_statement_name_context();
     }
     if (!probe_) probe_ = std::make_unique<QueryProbe>(*info_, *cfg_);
-    if (prepared_ && !server_ && transaction_idle_between_leases()) {
+    if (prepared_ && !live_->server_ && transaction_idle_between_leases()) {
       std::string answers;
-      if (prepared_->answer_prepare_batch(in_.data(), answers)) {
-        in_.consume(in_.size());
+      if (prepared_->answer_prepare_batch(live_->in_.data(), answers)) {
+        live_->in_.consume(live_->in_.size());
         const std::array<asio::const_buffer, 1> bufs{asio::buffer(answers)};
         if (co_await write_client(bufs)) co_return false;
         co_return true;
       }
     }
     // Statement names are rewritten for the server at hand, so it must be known first.
-    if (prepared_ && !server_ && in_.size() >= protocol::kHeaderSize && in_.data()[0] != 'X') {
+    if (prepared_ && !live_->server_ && live_->in_.size() >= protocol::kHeaderSize &&
+        live_->in_.data()[0] != 'X') {
       if (!co_await ensure_server()) co_return false;
     }
     bool terminate = false;
-    Splicer splice(in_.data());
+    Splicer splice(live_->in_.data());
     const bool track = prepared_ != nullptr;
     const bool pinning = mode_ == config::PoolMode::kTransaction;
-    ScanResult scan = client_scan_.scan(
-        in_.data(),
+    ScanResult scan = live_->client_scan_.scan(
+        live_->in_.data(),
         [track, pinning, probe = probe_.get()](char type) {
           return (pinning && (type == 'Q' || type == 'P')) ||
                  (track && is_statement_message(type)) || probe->reads_body(type);
@@ -264,20 +265,21 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
             const std::string_view sql = r.cstr();
             if (r.ok()) classify_statement(sql);
           }
-          if (track && server_) {
+          if (track && live_->server_) {
             std::string rewritten;
             const bool rewrote =
                 complete &&
                 (type == 'Q'
-                     ? prepared_->rewrite_query(query_text(body), server_->statements, rewritten)
+                     ? prepared_->rewrite_query(query_text(body), live_->server_->statements,
+                                                rewritten)
                      : is_statement_message(type) &&
-                           prepared_->rewrite(type, body, server_->statements, rewritten));
+                           prepared_->rewrite(type, body, live_->server_->statements, rewritten));
             if (rewrote) {
               splice.replace(offset, offset + protocol::kHeaderSize + body.size(),
                              std::move(rewritten));
             } else {
               // Whole messages are kept in case the batch must be sent again.
-              const auto message = complete ? std::span<const uint8_t>(in_.data().subspan(
+              const auto message = complete ? std::span<const uint8_t>(live_->in_.data().subspan(
                                                   offset, protocol::kHeaderSize + body.size()))
                                             : std::span<const uint8_t>();
               prepared_->note_request(type, message);
@@ -291,21 +293,21 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
       co_return false;
     }
     if (scan.forward > 0) {
-      if (!server_ && !co_await ensure_server()) co_return false;
+      if (!live_->server_ && !co_await ensure_server()) co_return false;
       pool_->stats().add_received(scan.forward);
       std::array<asio::const_buffer, 1> plain;  // no allocation for the common case
-      plain[0] = asio::buffer(in_.data().data(), scan.forward);
+      plain[0] = asio::buffer(live_->in_.data().data(), scan.forward);
       const std::span<const asio::const_buffer> bufs =
           splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
                           : std::span<const asio::const_buffer>(plain);
       const std::error_code ec = co_await write_server(bufs);
       if (ec) {
-        if (server_) server_->broken = true;
+        if (live_->server_) live_->server_->broken = true;
         co_await stop_server_pump();
         co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
         co_return false;
       }
-      in_.consume(scan.forward);
+      live_->in_.consume(scan.forward);
       if (track) {
         // Answers the proxy owes with nothing still pending before them (a Parse of a
         // statement the server has, then Flush) go out now.
@@ -327,7 +329,7 @@ asio::awaitable<std::error_code> ClientSession::write_client(
   // The relay and the pump may both answer the client: one write at a time.
   while (client_writing_) co_await changed().async_wait(kNoThrow);
   client_writing_ = true;
-  const std::error_code ec = co_await client_.write_all(bufs);
+  const std::error_code ec = co_await live_->client_.write_all(bufs);
   client_writing_ = false;
   notify_changed();
   co_return ec;
@@ -337,9 +339,9 @@ asio::awaitable<std::error_code> ClientSession::write_server(
     std::span<const asio::const_buffer> bufs) {
   // The relay forwards, the pump re-sends a batch: one write at a time.
   while (server_writing_) co_await changed().async_wait(kNoThrow);
-  if (!server_) co_return asio::error::not_connected;
+  if (!live_->server_) co_return asio::error::not_connected;
   server_writing_ = true;
-  const std::error_code ec = co_await server_->stream.write_all(bufs);
+  const std::error_code ec = co_await live_->server_->stream.write_all(bufs);
   server_writing_ = false;
   notify_changed();
   co_return ec;
@@ -349,8 +351,8 @@ asio::awaitable<void> ClientSession::server_pump() {
   bool release = false;
   // closing_ is checked before every read: a stop requested before the first read was
   // issued had nothing to cancel.
-  while (server_ && !release && !closing_) {
-    pool::ServerConnection& server = *server_;
+  while (live_->server_ && !release && !closing_) {
+    pool::ServerConnection& server = *live_->server_;
     {
       auto [ec, n] = co_await server.stream.read_some(server.in.prepare());
       if (ec || n == 0) {
@@ -363,8 +365,8 @@ asio::awaitable<void> ClientSession::server_pump() {
           std::string out;
           protocol::append_error(out, protocol::kSeverityFatal, sqlstate::kConnectionFailure,
                                  "server closed the connection unexpectedly");
-          co_await client_.write_all(asio::buffer(out));
-          client_.close();
+          co_await live_->client_.write_all(asio::buffer(out));
+          live_->client_.close();
         }
         break;
       }
@@ -373,7 +375,7 @@ asio::awaitable<void> ClientSession::server_pump() {
     bool saw_idle_rfq = false;
     const bool track = prepared_ != nullptr;
     Splicer splice(server.in.data());
-    ScanResult scan = server_scan_.scan(
+    ScanResult scan = live_->server_scan_.scan(
         server.in.data(),
         [track, settling = mode_ == config::PoolMode::kTransaction,
          probing = probe_ != nullptr](char type) {
@@ -400,12 +402,12 @@ asio::awaitable<void> ClientSession::server_pump() {
             tx_status_ = static_cast<char>(body[0]);
             server.tx_status = tx_status_;
             if (pending_syncs_ > 0 && --pending_syncs_ == 0) {
-              pool_->stats().add_query(micros_since(query_start_));
+              pool_->stats().add_query(micros_since(live_->query_start_));
               query_timeout_cancel_sent_ = false;
             }
             if (tx_status_ == 'I') {
-              pool_->stats().add_xact(micros_since(xact_start_));
-              xact_start_ = pool::Clock::now();
+              pool_->stats().add_xact(micros_since(live_->xact_start_));
+              live_->xact_start_ = pool::Clock::now();
               saw_idle_rfq = true;
             }
           } else if (type == 'E' && is_fatal_error(body)) {
@@ -441,7 +443,7 @@ asio::awaitable<void> ClientSession::server_pump() {
       const std::error_code ec = co_await write_client(bufs);
       server.in.consume(scan.forward);
       if (ec) {
-        client_.close();  // the client is gone; run() sees that and cleans up
+        live_->client_.close();  // the client is gone; run() sees that and cleans up
         break;
       }
     }

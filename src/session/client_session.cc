@@ -5,11 +5,13 @@
 
 #include <algorithm>
 #include <memory>
+#include <utility>
 
 #include "admin/admin_console.h"
 #include "config/priority_classes.h"
 #include "net/message_io.h"
 #include "net/no_throw.h"
+#include "net/parking_lot.h"
 #include "protocol/builder.h"
 #include "protocol/reader.h"
 #include "router/statement_classifier.h"
@@ -50,27 +52,27 @@ pool::ServerError error_or(const std::optional<pool::ServerError>& error, std::s
 
 }  // namespace
 
+ClientSession::Live::Live(net::tcp::socket socket, size_t max_message_size)
+    : client_(std::move(socket)), client_scan_(max_message_size), server_scan_(max_message_size) {}
+
 ClientSession::ClientSession(server::ProxyContext& ctx, net::tcp::socket socket)
     : ctx_(ctx),
       cfg_(ctx.config()),
-      client_(std::move(socket)),
-      client_scan_(cfg_->max_message_size),
-      server_scan_(cfg_->max_message_size) {
-  max_message_size_ = cfg_->max_message_size;
-  last_client_activity_ = pool::Clock::now();
-}
+      max_message_size_(cfg_->max_message_size),
+      live_(std::make_unique<Live>(std::move(socket), max_message_size_)),
+      last_client_activity_(pool::Clock::now()) {}
 
 ClientSession::~ClientSession() {
   if (info_) ctx_.clients.remove(*info_);
 }
 
 asio::steady_timer& ClientSession::changed() {
-  if (!changed_) {
+  if (!live_->changed_) {
     // Never expires: waits on it end when cancel() wakes every waiter at once.
-    changed_ = std::make_unique<asio::steady_timer>(client_.socket().get_executor(),
-                                                    pool::Clock::time_point::max());
+    live_->changed_ = std::make_unique<asio::steady_timer>(live_->client_.socket().get_executor(),
+                                                           pool::Clock::time_point::max());
   }
-  return *changed_;
+  return *live_->changed_;
 }
 
 void ClientSession::set_state(ClientState state) {
@@ -78,15 +80,15 @@ void ClientSession::set_state(ClientState state) {
 }
 
 asio::awaitable<void> ClientSession::fatal(std::string_view sqlstate, std::string_view message) {
-  co_await send_fatal(client_, sqlstate, message);
-  client_.close();
+  co_await send_fatal(live_->client_, sqlstate, message);
+  live_->client_.close();
 }
 
 asio::awaitable<void> ClientSession::run() {
   auto self = shared_from_this();
   // start()'s frame, with the login's state, ends with the login.
   if (!co_await start()) {
-    client_.close();
+    live_->client_.close();
     co_return;
   }
   // A client that logged in and sent nothing yet parks at once: the frames of its login
@@ -119,15 +121,18 @@ asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
   if (co_await relay(park_when_idle)) {
     // Parked: no coroutine waits for this client, only a plain wait on its socket that
     // holds the session and starts serving it again when it sends something (or closes).
-    if (!pump_loop_alive_ && !client_writing_ && !server_writing_) changed_.reset();
-    // The wait is allocated at its own size (ExactSizeAllocator): asio's default recycles
-    // the thread's last freed block, often an accept several times as large, and a parked
-    // client would keep that for as long as it idles.
-    client_.socket().async_wait(
+    if (!pump_loop_alive_ && !client_writing_ && !server_writing_) {
+      live_->changed_.reset();
+      if (park_in_lot()) co_return;
+    }
+    // Otherwise the session waits on its own socket. The wait is allocated at its own size
+    // (ExactSizeAllocator): asio's default recycles the thread's last freed block, often an
+    // accept several times as large, and a parked client would keep that while it idles.
+    live_->client_.socket().async_wait(
         net::tcp::socket::wait_read,
         asio::bind_allocator(ExactSizeAllocator<void>(), [self](std::error_code) {
           asio::co_spawn(
-              self->client_.socket().get_executor(), [self]() { return self->serve(false); },
+              self->live_->client_.socket().get_executor(), [self]() { return self->serve(false); },
               asio::detached);
         }));
     co_return;
@@ -137,17 +142,48 @@ asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
   notify_changed();
 }
 
+bool ClientSession::park_in_lot() {
+  auto* lot = net::ParkingLot::current();
+  if (lot == nullptr || disconnecting_ || !live_->settings_in_flight_.empty()) return false;
+  const net::DetachedSocket socket = live_->client_.detach();
+  if (socket.fd < 0) return false;
+  if (!lot->park(socket.fd, this, parked_before_)) {
+    live_->client_.attach(socket);
+    return false;
+  }
+  parked_before_ = true;
+  parked_ = socket;
+  parked_self_ = shared_from_this();
+  live_.reset();
+  return true;
+}
+
+void ClientSession::resume_from_lot(bool unpark) {
+  auto self = std::move(parked_self_);
+  auto* lot = net::ParkingLot::current();
+  if (unpark) lot->unpark(parked_.fd);
+  live_ = std::make_unique<Live>(net::tcp::socket(lot->executor()), max_message_size_);
+  live_->client_.attach(std::exchange(parked_, {}));
+  asio::co_spawn(
+      lot->executor(), [self]() { return self->serve(false); }, asio::detached);
+}
+
+void ClientSession::wake_parked(void* session) {
+  static_cast<ClientSession*>(session)->resume_from_lot(/*unpark=*/false);
+}
+
 asio::awaitable<bool> ClientSession::start() {
   auto self = shared_from_this();
   std::error_code ignored;
-  client_.socket().set_option(net::tcp::no_delay(true), ignored);
+  live_->client_.socket().set_option(net::tcp::no_delay(true), ignored);
 
   // The login deadline closes the socket, failing whatever read is pending.
-  asio::steady_timer login_deadline(client_.socket().get_executor(), cfg_->client_login_timeout);
+  asio::steady_timer login_deadline(live_->client_.socket().get_executor(),
+                                    cfg_->client_login_timeout);
   std::weak_ptr<ClientSession> weak = self;
   login_deadline.async_wait([weak](std::error_code ec) {
     if (ec) return;
-    if (auto s = weak.lock()) s->client_.close();
+    if (auto s = weak.lock(); s && s->live_) s->live_->client_.close();
   });
 
   auto startup = co_await read_startup();
@@ -159,19 +195,19 @@ asio::awaitable<bool> ClientSession::start() {
   }
   info_ = ctx_.clients.add();
   // (A client gone before this has no addresses: its fields stay empty.)
-  if (const net::tcp::endpoint remote = client_.remote_endpoint(); remote.port() != 0) {
+  if (const net::tcp::endpoint remote = live_->client_.remote_endpoint(); remote.port() != 0) {
     info_->addr = remote.address().to_string();
     info_->port = remote.port();
   }
-  if (const net::tcp::endpoint local = client_.local_endpoint(); local.port() != 0) {
-    info_->local_addr = local.address().to_string();
+  if (const net::tcp::endpoint local = live_->client_.local_endpoint(); local.port() != 0) {
+    info_->local_addr = InternedString(local.address().to_string());
     info_->local_port = local.port();
   }
-  info_->tls = client_.is_tls();
+  info_->tls = live_->client_.is_tls();
   if (is_admin_database(startup->param("database"))) {
     const bool ok = co_await login_admin(*startup);
     login_deadline.cancel();
-    if (ok) co_await admin::run_admin_console(ctx_, client_, in_, *info_);
+    if (ok) co_await admin::run_admin_console(ctx_, live_->client_, live_->in_, *info_);
     co_return false;
   }
   const bool logged_in = co_await login(*startup);
@@ -182,28 +218,29 @@ asio::awaitable<bool> ClientSession::start() {
 asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_startup() {
   // At most one SSLRequest and one GSSENCRequest may precede the real startup packet.
   for (int round = 0; round < 3; ++round) {
-    Frame f = co_await net::read_message(client_, in_, 0, /*startup=*/true);
+    Frame f = co_await net::read_message(live_->client_, live_->in_, 0, /*startup=*/true);
     if (f.status != FrameStatus::kMessage) {
       if (!f.io_error) co_await fatal(sqlstate::kProtocolViolation, f.error);
       co_return std::nullopt;
     }
     protocol::StartupPacket p = protocol::parse_startup_packet(f.body);
-    in_.consume(f.size);
+    live_->in_.consume(f.size);
     switch (p.kind) {
       case protocol::StartupKind::kSslRequest: {
         auto tls = ctx_.client_tls();
-        const char answer = (tls && !client_.is_tls()) ? 'S' : 'N';
-        if (co_await client_.write_all_at_once(asio::buffer(&answer, 1))) co_return std::nullopt;
+        const char answer = (tls && !live_->client_.is_tls()) ? 'S' : 'N';
+        if (co_await live_->client_.write_all_at_once(asio::buffer(&answer, 1)))
+          co_return std::nullopt;
         if (answer == 'S') {
           // Bytes sent before the handshake would bypass TLS: refuse them.
-          if (!in_.empty()) {
+          if (!live_->in_.empty()) {
             co_await fatal(sqlstate::kProtocolViolation,
                            "received unencrypted data after SSL request");
             co_return std::nullopt;
           }
-          if (auto ec = co_await client_.accept_tls(*tls)) {
+          if (auto ec = co_await live_->client_.accept_tls(*tls)) {
             spdlog::debug("client TLS handshake failed: {}", ec.message());
-            client_.close();
+            live_->client_.close();
             co_return std::nullopt;
           }
         }
@@ -211,7 +248,8 @@ asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_star
       }
       case protocol::StartupKind::kGssEncRequest: {
         const char answer = 'N';
-        if (co_await client_.write_all_at_once(asio::buffer(&answer, 1))) co_return std::nullopt;
+        if (co_await live_->client_.write_all_at_once(asio::buffer(&answer, 1)))
+          co_return std::nullopt;
         continue;
       }
       case protocol::StartupKind::kInvalid:
@@ -226,7 +264,7 @@ asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_star
 }
 
 asio::awaitable<void> ClientSession::forward_cancel(const protocol::StartupPacket& packet) {
-  client_.close();  // a cancel connection gets no reply, as with PostgreSQL
+  live_->client_.close();  // a cancel connection gets no reply, as with PostgreSQL
   auto target = ctx_.clients.find_by_cancel_key(packet.cancel_pid, packet.cancel_key);
   if (target) co_await cancel_server_query(*target);
 }
@@ -242,8 +280,8 @@ asio::awaitable<bool> ClientSession::login_admin(const protocol::StartupPacket& 
                        std::find(stats.begin(), stats.end(), user) != stats.end();
   auto users = ctx_.users();
   auto secret = users ? users->secret_for(user) : std::nullopt;
-  auto auth = co_await authenticate_client(client_, in_, cfg_->auth, ctx_.auth_failures, user,
-                                           secret, max_message_size_);
+  auto auth = co_await authenticate_client(live_->client_, live_->in_, cfg_->auth,
+                                           ctx_.auth_failures, user, secret, max_message_size_);
   if (!auth.ok) co_return false;
   if (!allowed) {
     co_await fatal(sqlstate::kInvalidAuthorization,
@@ -263,7 +301,7 @@ asio::awaitable<bool> ClientSession::login_admin(const protocol::StartupPacket& 
   protocol::append_backend_key_data(out, info_->cancel_pid, info_->cancel_key);
   protocol::append_ready_for_query(out, 'I');
   set_state(ClientState::kActive);
-  co_return !(co_await client_.write_all_at_once(asio::buffer(out)));
+  co_return !(co_await live_->client_.write_all_at_once(asio::buffer(out)));
 }
 
 asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startup) {
@@ -274,7 +312,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   info_->database = database;
   info_->application_name = startup.param("application_name");
 
-  if (cfg_->client_tls.require && !client_.is_tls()) {
+  if (cfg_->client_tls.require && !live_->client_.is_tls()) {
     co_await fatal(sqlstate::kInvalidAuthorization, "SSL required: connect with sslmode=require");
     co_return false;
   }
@@ -292,8 +330,9 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
     co_await fatal(secret.error->sqlstate, secret.error->message);
     co_return false;
   }
-  auto auth = co_await authenticate_client(client_, in_, cfg_->auth, ctx_.auth_failures, user,
-                                           secret.secret, max_message_size_);
+  auto auth =
+      co_await authenticate_client(live_->client_, live_->in_, cfg_->auth, ctx_.auth_failures, user,
+                                   secret.secret, max_message_size_);
   if (!auth.ok) co_return false;
 
   pool::ServerCredentials creds = server_credentials(*cfg_, *db, user, secret.secret);
@@ -302,7 +341,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
     pool_->learn_scram_keys(*auth.client_key, *auth.server_key);
   mode_ = cfg_->pool_settings_for(*db).pool_mode;
   track_statements_ = mode_ == config::PoolMode::kTransaction && cfg_->max_prepared_statements > 0;
-  info_->server_host = db->host;
+  info_->server_host = InternedString(db->host);
   info_->server_port = db->port;
 
   // The welcome repeats the server's parameters, which the first connection tells us.
@@ -337,7 +376,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   protocol::append_backend_key_data(out, info_->cancel_pid, info_->cancel_key);
   protocol::append_ready_for_query(out, 'I');
   set_state(ClientState::kIdle);
-  co_return !(co_await client_.write_all_at_once(asio::buffer(out)));
+  co_return !(co_await live_->client_.write_all_at_once(asio::buffer(out)));
 }
 
 asio::awaitable<bool> ClientSession::choose_priority_class(const config::DatabaseConfig& db) {
@@ -363,30 +402,32 @@ asio::awaitable<bool> ClientSession::choose_priority_class(const config::Databas
 }
 
 bool ClientSession::transaction_idle_between_leases() const {
-  return pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' && !client_scan_.mid_message();
+  return pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' &&
+         !live_->client_scan_.mid_message();
 }
 
 bool ClientSession::transaction_idle() const {
   return pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' &&
-         !client_scan_.mid_message() && in_.empty() && (!prepared_ || prepared_->idle());
+         !live_->client_scan_.mid_message() && live_->in_.empty() &&
+         (!prepared_ || prepared_->idle());
 }
 
 asio::awaitable<std::optional<pool::ServerError>> ClientSession::lease_server() {
   pool::PriorityGate& gate = pool_->db_state().gate;
-  if (gate.enabled() && !gate_ticket_) {
+  if (gate.enabled() && !live_->gate_ticket_) {
     const auto deadline = pool::Clock::now() + pool_->query_wait_timeout();
     pool::PriorityGate::EnterResult admitted = co_await gate.enter(priority_class_, deadline);
     if (admitted.error) co_return std::move(admitted.error);
-    gate_ticket_ = std::move(admitted.ticket);
+    live_->gate_ticket_ = std::move(admitted.ticket);
   }
   pool::AcquireResult r = co_await pool_->acquire();
   pool_->stats().add_wait(static_cast<uint64_t>(r.waited.count()));
   if (probe_) probe_->on_lease_wait(static_cast<uint64_t>(r.waited.count()));
   if (!r.conn) {
-    gate.leave(gate_ticket_);
+    gate.leave(live_->gate_ticket_);
     co_return error_or(r.error, "could not get a server connection");
   }
-  server_ = std::move(r.conn);
+  live_->server_ = std::move(r.conn);
   co_return std::nullopt;
 }
 
@@ -400,17 +441,17 @@ asio::awaitable<bool> ClientSession::ensure_server() {
       set_state(ClientState::kIdle);
       std::string out;
       protocol::append_error(out, protocol::kSeverityFatal, error->sqlstate, error->message);
-      co_await client_.write_all(asio::buffer(out));
-      client_.close();
+      co_await live_->client_.write_all(asio::buffer(out));
+      live_->client_.close();
       co_return false;
     }
-    server_->stream.rebind(client_.socket().get_executor());
-    server_->active = true;
-    server_->client_id = info_->id;
-    xact_start_ = pool::Clock::now();
-    info_->server_id.store(server_->id, std::memory_order_relaxed);
-    info_->server_key.store(server_->key.key, std::memory_order_relaxed);
-    info_->server_pid.store(server_->key.pid, std::memory_order_release);
+    live_->server_->stream.rebind(live_->client_.socket().get_executor());
+    live_->server_->active = true;
+    live_->server_->client_id = info_->id;
+    live_->xact_start_ = pool::Clock::now();
+    info_->server_id.store(live_->server_->id, std::memory_order_relaxed);
+    info_->server_key.store(live_->server_->key.key, std::memory_order_relaxed);
+    info_->server_pid.store(live_->server_->key.pid, std::memory_order_release);
     info_->request_time_us.store(now_us(), std::memory_order_relaxed);
     set_state(ClientState::kActive);
     const SyncOutcome synced = co_await sync_parameters();
@@ -437,29 +478,30 @@ asio::awaitable<bool> ClientSession::ensure_server() {
     // started at the first lease and again after check_timeouts() ended it.
     pump_loop_alive_ = true;
     asio::co_spawn(
-        client_.socket().get_executor(),
+        live_->client_.socket().get_executor(),
         [self = shared_from_this()]() { return self->server_pump_loop(); }, asio::detached);
   }
   co_return true;
 }
 
 asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
-  if (server_->params_fingerprint == wanted_params_.fingerprint()) co_return SyncOutcome::kSynced;
-  const std::string sql =
-      parameter_sync_sql(wanted_params_.get(), server_->params, server_->extra_params);
+  if (live_->server_->params_fingerprint == wanted_params_.fingerprint())
+    co_return SyncOutcome::kSynced;
+  const std::string sql = parameter_sync_sql(wanted_params_.get(), live_->server_->params,
+                                             live_->server_->extra_params);
   if (sql.empty()) {
-    server_->params_fingerprint = wanted_params_.fingerprint();
+    live_->server_->params_fingerprint = wanted_params_.fingerprint();
     co_return SyncOutcome::kSynced;
   }
-  pool::QueryResult r = co_await pool::run_simple_query(*server_, sql, max_message_size_);
+  pool::QueryResult r = co_await pool::run_simple_query(*live_->server_, sql, max_message_size_);
   // Gone before the client's statements: closed, or ended with a FATAL (terminated).
   if ((r.io_failed && !r.error) || (r.error && r.error->severity == protocol::kSeverityFatal)) {
-    server_->broken = true;
+    live_->server_->broken = true;
     release_server();
     co_return SyncOutcome::kServerLost;
   }
   if (r.error) {
-    server_->broken = true;
+    live_->server_->broken = true;
     release_server();
     pool::ServerError err = *r.error;
     err.message = "could not apply session parameters: " + err.message;
@@ -468,29 +510,29 @@ asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
   }
   // The server reports canonical spellings (UTF8 for "unicode"): adopt them.
   wanted_params_.update([this](ParamMap& m) {
-    record_synced_params(m, {server_->params, server_->extra_params});
+    record_synced_params(m, {live_->server_->params, live_->server_->extra_params});
   });
-  server_->params_fingerprint = wanted_params_.fingerprint();
+  live_->server_->params_fingerprint = wanted_params_.fingerprint();
   co_return SyncOutcome::kSynced;
 }
 
 void ClientSession::release_server() {
-  if (!server_) return;
+  if (!live_->server_) return;
   if (prepared_) prepared_->reset_pending();
   info_->server_pid.store(0, std::memory_order_relaxed);
   info_->server_id.store(0, std::memory_order_relaxed);
   set_state(ClientState::kIdle);
-  pool_->release(std::move(server_));
-  server_.reset();
-  pool_->db_state().gate.leave(gate_ticket_);
+  pool_->release(std::move(live_->server_));
+  live_->server_.reset();
+  pool_->db_state().gate.leave(live_->gate_ticket_);
 }
 
 asio::awaitable<void> ClientSession::stop_server_pump() {
   if (!pump_running_) co_return;
   closing_ = true;
-  if (server_) {
+  if (live_->server_) {
     std::error_code ignored;
-    server_->stream.socket().cancel(ignored);
+    live_->server_->stream.socket().cancel(ignored);
   }
   while (pump_running_) {
     co_await changed().async_wait(kNoThrow);
@@ -499,23 +541,23 @@ asio::awaitable<void> ClientSession::stop_server_pump() {
 
 asio::awaitable<void> ClientSession::finish() {
   closing_ = true;
-  client_.close();
-  if (!server_) co_return;
+  live_->client_.close();
+  if (!live_->server_) co_return;
   // A pinned connection carries the client's LISTENs, locks or temp tables: not reusable.
   const bool clean = pending_syncs_ == 0 && !extended_open_ && tx_status_ == 'I' &&
-                     !client_scan_.mid_message() && pins_ == 0;
+                     !live_->client_scan_.mid_message() && pins_ == 0;
   if (!clean) {
     // Mid-transaction or mid-query: closing makes the server roll back. Wait for the
     // pump first so nobody touches the socket afterwards.
-    server_->broken = true;
-    server_->stream.close();
+    live_->server_->broken = true;
+    live_->server_->stream.close();
     co_await stop_server_pump();
     release_server();
     co_return;
   }
   co_await stop_server_pump();
-  if (!server_) co_return;
-  if (server_->broken) {
+  if (!live_->server_) co_return;
+  if (live_->server_->broken) {
     release_server();
     co_return;
   }
@@ -523,14 +565,14 @@ asio::awaitable<void> ClientSession::finish() {
   // connection the reset fails on is closed, not pooled.
   const bool reset = mode_ == config::PoolMode::kSession || cfg_->server_reset_query_always;
   if (reset && !cfg_->server_reset_query.empty()) {
-    pool::QueryResult r =
-        co_await pool::run_simple_query(*server_, cfg_->server_reset_query, max_message_size_);
-    if (r.io_failed || r.error) server_->broken = true;
+    pool::QueryResult r = co_await pool::run_simple_query(*live_->server_, cfg_->server_reset_query,
+                                                          max_message_size_);
+    if (r.io_failed || r.error) live_->server_->broken = true;
     // The reset (DISCARD ALL) undid every extra parameter the proxy had SET.
-    for (const auto& name : server_->extra_params) server_->params.erase(name);
-    server_->extra_params.clear();
-    server_->params_fingerprint.clear();
-    server_->statements.clear();  // DISCARD ALL dropped them too
+    for (const auto& name : live_->server_->extra_params) live_->server_->params.erase(name);
+    live_->server_->extra_params.clear();
+    live_->server_->params_fingerprint.clear();
+    live_->server_->statements.clear();  // DISCARD ALL dropped them too
   }
   release_server();
 }
@@ -538,7 +580,7 @@ asio::awaitable<void> ClientSession::finish() {
 void ClientSession::disconnect_later(std::string_view sqlstate, std::string_view message) {
   disconnecting_ = true;
   asio::co_spawn(
-      client_.socket().get_executor(),
+      live_->client_.socket().get_executor(),
       [self = shared_from_this(), code = std::string(sqlstate),
        text = std::string(message)]() -> asio::awaitable<void> {
         // Stop the pump first: it may be writing to the client.
@@ -548,12 +590,28 @@ void ClientSession::disconnect_later(std::string_view sqlstate, std::string_view
       asio::detached);
 }
 
+void ClientSession::close_for_idle_timeout() {
+  spdlog::info("closing client {}: client_idle_timeout", info_->id);
+  disconnect_later(sqlstate::kIdleSessionTimeout,
+                   "terminating connection due to client_idle_timeout");
+}
+
 bool ClientSession::check_timeouts(pool::Clock::time_point now) {
   if (!info_ || closing_ || disconnecting_) return false;
   const auto state = info_->state.load(std::memory_order_relaxed);
   if (state == ClientState::kLogin) return false;
   const auto idle_for = now - last_client_activity_;
-  if (!server_ && idle_for >= kParkAfter) {
+  const bool idle_timeout =
+      cfg_->client_idle_timeout.count() > 0 && idle_for >= cfg_->client_idle_timeout;
+  if (!live_) {
+    // In the ParkingLot only client_idle_timeout applies; the client is taken back (to be
+    // served until the close) and closed as any other.
+    if (!idle_timeout) return false;
+    resume_from_lot(/*unpark=*/true);
+    close_for_idle_timeout();
+    return false;
+  }
+  if (!live_->server_ && idle_for >= kParkAfter) {
     // Long-idle clients keep no coroutine: the parked pump ends, then the relay parks.
     if (pump_loop_alive_ && !pump_running_) {
       pump_loop_end_ = true;
@@ -561,11 +619,11 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
     } else if (!pump_loop_alive_ && waiting_idle_ && !park_requested_) {
       park_requested_ = true;
       std::error_code ignored;
-      client_.socket().cancel(ignored);  // only the relay's read is pending
+      live_->client_.socket().cancel(ignored);  // only the relay's read is pending
       return true;
     }
   }
-  const bool in_tx = server_ && tx_status_ != 'I' && pending_syncs_ == 0;
+  const bool in_tx = live_->server_ && tx_status_ != 'I' && pending_syncs_ == 0;
   if (cfg_->idle_transaction_timeout.count() > 0 && in_tx &&
       idle_for >= cfg_->idle_transaction_timeout) {
     spdlog::info("closing client {}: idle_transaction_timeout", info_->id);
@@ -574,37 +632,35 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
     return false;
   }
   const bool idle = pending_syncs_ == 0 && !in_tx;
-  if (cfg_->client_idle_timeout.count() > 0 && idle && idle_for >= cfg_->client_idle_timeout) {
-    spdlog::info("closing client {}: client_idle_timeout", info_->id);
-    disconnect_later(sqlstate::kIdleSessionTimeout,
-                     "terminating connection due to client_idle_timeout");
+  if (idle && idle_timeout) {
+    close_for_idle_timeout();
     return false;
   }
   if (query_timeout_cancel_sent_ && pending_syncs_ > 0 && pending_syncs_ < syncs_at_cancel_) {
     // The server answered the cancelled query; the next one queued behind it gets its own
     // query_timeout from now.
     query_timeout_cancel_sent_ = false;
-    query_start_ = now;
+    live_->query_start_ = now;
   }
-  if (cfg_->query_timeout.count() > 0 && server_ && pending_syncs_ > 0 &&
-      query_timeout_cancel_sent_ && now - query_cancel_sent_at_ >= kCancelGrace) {
+  if (cfg_->query_timeout.count() > 0 && live_->server_ && pending_syncs_ > 0 &&
+      query_timeout_cancel_sent_ && now - live_->query_cancel_sent_at_ >= kCancelGrace) {
     // The server did not act on the cancel (frozen or unreachable): close its connection
     // rather than hand it to anyone again, and end the client's wait with an error.
     spdlog::warn("client {}: query_timeout, the server ignored the cancel; closing", info_->id);
-    server_->broken = true;
+    live_->server_->broken = true;
     disconnect_later(sqlstate::kQueryCanceled,
                      "canceling statement due to query_timeout: the server did not answer the "
                      "cancel request, so its connection was closed");
     return false;
   }
-  if (cfg_->query_timeout.count() > 0 && server_ && pending_syncs_ > 0 &&
-      !query_timeout_cancel_sent_ && now - query_start_ >= cfg_->query_timeout) {
+  if (cfg_->query_timeout.count() > 0 && live_->server_ && pending_syncs_ > 0 &&
+      !query_timeout_cancel_sent_ && now - live_->query_start_ >= cfg_->query_timeout) {
     query_timeout_cancel_sent_ = true;
-    query_cancel_sent_at_ = now;
+    live_->query_cancel_sent_at_ = now;
     syncs_at_cancel_ = pending_syncs_;
     spdlog::info("client {}: query_timeout, cancelling its query", info_->id);
     asio::co_spawn(
-        client_.socket().get_executor(),
+        live_->client_.socket().get_executor(),
         [info = info_]() -> asio::awaitable<void> { co_await cancel_server_query(*info); },
         asio::detached);
   }

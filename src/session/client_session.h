@@ -43,8 +43,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // long-idle clients; called about once a second on the session's own worker. Returns
   // whether it parked the session.
   bool check_timeouts(pool::Clock::time_point now);
-  // Closes the client connection (worker shutdown).
-  void close() { client_.close(); }
+  // net::ParkingLot's wake-up: the parked session's client sent something (or closed).
+  static void wake_parked(void* session);
 
  private:
   // Startup, TLS and login; true when the client is logged in for relaying.
@@ -55,6 +55,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> forward_cancel(const protocol::StartupPacket& packet);
   // Relaying, then the end of the session (finish()) — or parking, when relay() parks.
   asio::awaitable<void> serve(bool park_when_idle);
+  // A parked plain-TCP client's socket goes to the worker's ParkingLot, the session kept
+  // alive by parked_self_; false when there is no lot (or it refused), or TLS, whose
+  // socket stays with asio. resume_from_lot() takes it back and serves the client again.
+  bool park_in_lot();
+  void resume_from_lot(bool unpark);
   // Returns true when the client parks — idle long enough (see check_timeouts()), or at
   // once when `park_when_idle` and nothing is under way — false when the session is over.
   asio::awaitable<bool> relay(bool park_when_idle);
@@ -95,21 +100,48 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> fatal(std::string_view sqlstate, std::string_view message);
   // Sends a FATAL error and closes, from outside the session's coroutines (timeouts).
   void disconnect_later(std::string_view sqlstate, std::string_view message);
+  void close_for_idle_timeout();
   void set_state(ClientState state);
 
   server::ProxyContext& ctx_;
   WorkerSessions::Registration registration_{this};  // swept for timeouts, closed at shutdown
   std::shared_ptr<const config::Config> cfg_;
-  net::Stream client_;
-  net::ReadBuffer in_;
   std::shared_ptr<ClientInfo> info_;
   std::shared_ptr<pool::Pool> pool_;
   config::PoolMode mode_ = config::PoolMode::kSession;
   size_t max_message_size_ = 0;
+  std::string priority_class_;  // set at login when the config has classes
 
-  pool::ServerPtr server_;                  // the lease, when held
-  std::string priority_class_;              // set at login when the config has classes
-  pool::PriorityGate::Ticket gate_ticket_;  // held with the lease when classes are on
+  // What the session needs only while its client is not parked in the ParkingLot, where
+  // it is dropped (with nothing under way, none of it holds anything then): a parked
+  // client costs the size of the rest.
+  struct Live {
+    Live(net::tcp::socket socket, size_t max_message_size);
+    net::Stream client_;
+    net::ReadBuffer in_;
+    pool::ServerPtr server_;                  // the lease, when held
+    pool::PriorityGate::Ticket gate_ticket_;  // held with the lease when classes are on
+    // One wake-up for every waiter of the session (never expires; cancel() wakes them all
+    // and each re-checks what it waits for): a lease started (pump_running_ set), the pump
+    // ended, a write ended, the session ends. One timer instead of one per purpose keeps
+    // idle clients small; made by the first wait and dropped when the session parks.
+    std::unique_ptr<asio::steady_timer> changed_;
+    // Protocol state of the client's conversation with the server.
+    MessageScanner client_scan_;
+    MessageScanner server_scan_;
+    pool::Clock::time_point query_start_;
+    pool::Clock::time_point xact_start_;
+    pool::Clock::time_point query_cancel_sent_at_;
+    // SET/RESET of non-reported parameters sent but not yet known to have taken effect:
+    // applied at the next ReadyForQuery 'I' unless an error came or the transaction that
+    // held them did not commit.
+    std::vector<router::SessionSetting> settings_in_flight_;
+  };
+  std::unique_ptr<Live> live_;
+  // While parked in the lot: the socket, and the session's owner. (At exit the process
+  // ends without destroying sessions, so this cycle is never left to leak.)
+  net::DetachedSocket parked_;
+  std::shared_ptr<ClientSession> parked_self_;
   bool pump_running_ = false;
   bool pump_loop_exit_ = false;
   bool pump_loop_alive_ = false;  // server_pump_loop() is running (parked or pumping)
@@ -121,30 +153,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool park_requested_ = false;  // check_timeouts() cancelled that wait to park
   bool client_writing_ = false;  // write_client() in progress
   bool server_writing_ = false;  // write_server() in progress
-  // One wake-up for every waiter of the session (never expires; cancel() wakes them all and
-  // each re-checks what it waits for): a lease started (pump_running_ set), the pump
-  // ended, a write ended, the session ends. One timer instead of one per purpose keeps
-  // idle clients small; made by the first wait and dropped when the session parks, so a
-  // parked client keeps none.
-  std::unique_ptr<asio::steady_timer> changed_;
   asio::steady_timer& changed();
   void notify_changed() {
-    if (changed_) changed_->cancel();
+    if (live_->changed_) live_->changed_->cancel();
   }
   bool closing_ = false;
   bool disconnecting_ = false;  // a timeout is closing the session
+  bool parked_before_ = false;  // the lot's epoll set has the socket (see ParkingLot::park)
 
-  // Protocol state of the client's conversation with the server.
-  MessageScanner client_scan_;
-  MessageScanner server_scan_;
   int pending_syncs_ = 0;       // Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
   bool extended_open_ = false;  // extended-protocol messages sent since the last Sync
   char tx_status_ = 'I';
-  pool::Clock::time_point last_client_activity_;
-  pool::Clock::time_point query_start_;
-  pool::Clock::time_point xact_start_;
   bool query_timeout_cancel_sent_ = false;
-  pool::Clock::time_point query_cancel_sent_at_;
+  pool::Clock::time_point last_client_activity_;
   int syncs_at_cancel_ = 0;  // pending_syncs_ then: fewer later = the server answered
   // A query still running this long after its query_timeout cancel is abandoned.
   static constexpr auto kCancelGrace = std::chrono::seconds(2);
@@ -153,13 +174,11 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // after the client's SET), re-applied on whichever server connection it gets; shared
   // with other clients of this worker that want the same.
   SharedParams wanted_params_;
+  std::unique_ptr<PreparedStatements> prepared_;  // with track_statements_, from the
+                                                  // client's first message
   bool track_statements_ = false;  // transaction mode with max_prepared_statements > 0
-  std::unique_ptr<PreparedStatements> prepared_;  // then, from the client's first message
-  uint8_t pins_ = 0;  // bit per router::PinReason; non-zero keeps the lease
-  // SET/RESET of non-reported parameters sent but not yet known to have taken effect:
-  // applied at the next ReadyForQuery 'I' unless an error came or the transaction that
-  // held them did not commit.
-  std::vector<router::SessionSetting> settings_in_flight_;
+  uint8_t pins_ = 0;               // bit per router::PinReason; non-zero keeps the lease
+  // Of the settings in flight (Live::settings_in_flight_):
   bool settings_failed_ = false;
   bool settings_in_tx_ = false;      // a transaction block was open while they were pending
   bool settings_committed_ = false;  // ... and it ended with COMMIT
