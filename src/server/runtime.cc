@@ -250,9 +250,7 @@ asio::awaitable<void> Runtime::sweep_loop() {
     if (parked >= kParkedBeforeTrim) malloc_trim(0);
     parked = 0;
     const auto now = pool::Clock::now();
-    std::vector<session::ClientSession*> sessions(session::WorkerSessions::current().begin(),
-                                                  session::WorkerSessions::current().end());
-    for (auto* s : sessions) parked += s->check_timeouts(now) ? 1 : 0;
+    for (auto* s : session::WorkerSessions::all()) parked += s->check_timeouts(now) ? 1 : 0;
   }
 }
 
@@ -381,7 +379,7 @@ asio::awaitable<void> Runtime::drain_then_stop(pool::Clock::time_point deadline,
       // 0 means no accept loop is left to start a session.
       for (auto& w : workers_) {
         asio::post(w->io, [&w = *w] {
-          const auto sessions = static_cast<int64_t>(session::WorkerSessions::current().size());
+          const auto sessions = static_cast<int64_t>(session::WorkerSessions::count());
           w.open.store(w.accept_loops + sessions, std::memory_order_release);
         });
       }

@@ -1,0 +1,59 @@
+#include "session/worker_sessions.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <optional>
+#include <thread>
+#include <vector>
+
+namespace sluice::session {
+namespace {
+
+// Registrations only store the pointer: any distinct addresses stand for sessions.
+ClientSession* fake(int& slot) { return reinterpret_cast<ClientSession*>(&slot); }
+
+std::vector<ClientSession*> sorted(std::vector<ClientSession*> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
+
+TEST(WorkerSessions, ListsTheSessionsRegisteredNow) {
+  int a = 0;
+  int b = 0;
+  int c = 0;
+  const size_t before = WorkerSessions::count();
+  std::optional<WorkerSessions::Registration> ra(fake(a));
+  std::optional<WorkerSessions::Registration> rb(fake(b));
+  std::optional<WorkerSessions::Registration> rc(fake(c));
+  EXPECT_EQ(WorkerSessions::count(), before + 3);
+  EXPECT_EQ(sorted(WorkerSessions::all()), sorted({fake(a), fake(b), fake(c)}));
+
+  rb.reset();  // from the middle
+  EXPECT_EQ(sorted(WorkerSessions::all()), sorted({fake(a), fake(c)}));
+  rc.reset();  // the newest
+  EXPECT_EQ(WorkerSessions::all(), std::vector<ClientSession*>{fake(a)});
+  ra.reset();  // the last one
+  EXPECT_TRUE(WorkerSessions::all().empty());
+  EXPECT_EQ(WorkerSessions::count(), before);
+}
+
+TEST(WorkerSessions, EachThreadHasItsOwn) {
+  int here = 0;
+  const WorkerSessions::Registration mine(fake(here));
+  std::vector<ClientSession*> seen_there;
+  size_t count_there = 0;
+  std::thread([&] {
+    int there = 0;
+    const WorkerSessions::Registration theirs(fake(there));
+    seen_there = WorkerSessions::all();
+    count_there = WorkerSessions::count();
+  }).join();
+  EXPECT_EQ(count_there, 1U);
+  EXPECT_EQ(seen_there.size(), 1U);
+  EXPECT_NE(seen_there[0], fake(here));
+  EXPECT_EQ(WorkerSessions::all(), std::vector<ClientSession*>{fake(here)});
+}
+
+}  // namespace
+}  // namespace sluice::session
