@@ -66,6 +66,8 @@ class Stream {
   // system call each, so ask once per connection.
   tcp::endpoint remote_endpoint() const;
   tcp::endpoint local_endpoint();
+  // The socket's protocol, when the caller knows it (saves detach() a system call).
+  void set_protocol(tcp protocol) { protocol_ = protocol; }
 
  private:
   tcp::socket socket_;

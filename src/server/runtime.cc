@@ -217,12 +217,18 @@ std::vector<PassedSocket> Runtime::export_sockets(std::string* refusal) {
 
 asio::awaitable<void> Runtime::accept_loop(Worker& w, asio::ip::tcp::acceptor& acceptor) {
   ++w.accept_loops;
+  // Every connection accepted here has the listener's address, unless that is a wildcard
+  // (0.0.0.0, ::): then the session asks each socket (a system call per connection).
+  std::error_code local_ec;
+  asio::ip::tcp::endpoint local = acceptor.local_endpoint(local_ec);
+  if (local_ec || local.address().is_unspecified()) local = {};
   while (!w.stop_accepting) {
-    auto [ec, socket] = co_await acceptor.async_accept(kNoThrow);
+    session::ClientSession::Addresses addresses{{}, local};
+    auto [ec, socket] = co_await acceptor.async_accept(addresses.peer, kNoThrow);
     if (!ec) {
       // Served even when stopping: it was taken off the socket's queue here.
       auto session = std::make_shared<session::ClientSession>(*ctx_, std::move(socket));
-      asio::co_spawn(acceptor.get_executor(), session->run(), asio::detached);
+      asio::co_spawn(acceptor.get_executor(), session->run(addresses), asio::detached);
       continue;
     }
     if (ec == asio::error::operation_aborted || !acceptor.is_open()) break;

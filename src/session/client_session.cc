@@ -84,10 +84,10 @@ asio::awaitable<void> ClientSession::fatal(std::string_view sqlstate, std::strin
   live_->client_.close();
 }
 
-asio::awaitable<void> ClientSession::run() {
+asio::awaitable<void> ClientSession::run(Addresses addresses) {
   auto self = shared_from_this();
   // start()'s frame, with the login's state, ends with the login.
-  if (!co_await start()) {
+  if (!co_await start(addresses)) {
     live_->client_.close();
     co_return;
   }
@@ -172,10 +172,9 @@ void ClientSession::wake_parked(void* session) {
   static_cast<ClientSession*>(session)->resume_from_lot(/*unpark=*/false);
 }
 
-asio::awaitable<bool> ClientSession::start() {
+asio::awaitable<bool> ClientSession::start(Addresses addresses) {
   auto self = shared_from_this();
-  std::error_code ignored;
-  live_->client_.socket().set_option(net::tcp::no_delay(true), ignored);
+  // (No TCP_NODELAY to set: an accepted socket has it from its listener, see listeners.cc.)
 
   // The login deadline closes the socket, failing whatever read is pending.
   asio::steady_timer login_deadline(live_->client_.socket().get_executor(),
@@ -195,13 +194,19 @@ asio::awaitable<bool> ClientSession::start() {
   }
   info_ = ctx_.clients.add();
   // (A client gone before this has no addresses: its fields stay empty.)
-  if (const net::tcp::endpoint remote = live_->client_.remote_endpoint(); remote.port() != 0) {
-    info_->addr = remote.address().to_string();
-    info_->port = remote.port();
+  if (addresses.peer.port() == 0) addresses.peer = live_->client_.remote_endpoint();
+  if (addresses.peer.port() != 0) {
+    info_->addr = addresses.peer.address().to_string();
+    info_->port = addresses.peer.port();
   }
-  if (const net::tcp::endpoint local = live_->client_.local_endpoint(); local.port() != 0) {
-    info_->local_addr = InternedString(local.address().to_string());
-    info_->local_port = local.port();
+  if (addresses.local.port() == 0) {
+    addresses.local = live_->client_.local_endpoint();
+  } else {
+    live_->client_.set_protocol(addresses.local.protocol());
+  }
+  if (addresses.local.port() != 0) {
+    info_->local_addr = InternedString(addresses.local.address().to_string());
+    info_->local_port = addresses.local.port();
   }
   info_->tls = live_->client_.is_tls();
   if (is_admin_database(startup->param("database"))) {

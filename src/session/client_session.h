@@ -38,7 +38,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   ClientSession(server::ProxyContext& ctx, net::tcp::socket socket);
   ~ClientSession();
 
-  asio::awaitable<void> run();
+  // The connection's addresses as accept() learnt them (the listener's own, unless bound
+  // to a wildcard address); one left at port 0 is asked of the socket, a system call.
+  struct Addresses {
+    net::tcp::endpoint peer;
+    net::tcp::endpoint local;
+  };
+  asio::awaitable<void> run(Addresses addresses);
   // Enforces client_idle_timeout, idle_transaction_timeout and query_timeout, and parks
   // long-idle clients; called about once a second on the session's own worker. Returns
   // whether it parked the session.
@@ -48,7 +54,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
  private:
   // Startup, TLS and login; true when the client is logged in for relaying.
-  asio::awaitable<bool> start();
+  asio::awaitable<bool> start(Addresses addresses);
   asio::awaitable<std::optional<protocol::StartupPacket>> read_startup();
   asio::awaitable<bool> login(const protocol::StartupPacket& startup);
   asio::awaitable<bool> login_admin(const protocol::StartupPacket& startup);

@@ -1,5 +1,6 @@
 """The admin console: database `sluice` (alias `pgbouncer`), PgBouncer's commands and
 column names."""
+import contextlib
 import csv
 import io
 import threading
@@ -8,7 +9,7 @@ import time
 import pytest
 
 from conftest import APP_DB, APP_USER
-from harness import PostgresServer
+from harness import PostgresServer, SluiceProxy, wire
 
 ADMIN = PostgresServer.SUPERUSER
 ADMIN_DB = "sluice"
@@ -75,6 +76,36 @@ def test_show_commands(proxy, command):
     if command == "DATABASES":
         app = [r for r in rows if r["name"] == APP_DB]
         assert len(app) == 1 and app[0]["pool_size"] == "3", rows
+
+
+class WildcardListenProxy(SluiceProxy):
+    """Listens on 0.0.0.0 (clients still connect to 127.0.0.1)."""
+
+    @property
+    def command(self) -> list[str]:
+        cmd = super().command
+        cmd[cmd.index("--listen") + 1] = f"0.0.0.0:{self.port}"
+        return cmd
+
+
+@pytest.mark.parametrize("proxy_class", [SluiceProxy, WildcardListenProxy],
+                         ids=["listen-127.0.0.1", "listen-0.0.0.0"])
+def test_show_clients_gives_each_clients_own_addresses(pg, proxy_class):
+    # The client's address comes from accept(); the proxy's own side from the listener,
+    # or from the socket when the listener is bound to a wildcard address.
+    proxy = proxy_class(config=app_config(pg, pool_size=3)).start()
+    try:
+        with contextlib.closing(wire.login(proxy.host, proxy.port, user=APP_USER,
+                                           dbname=APP_DB)) as sock:
+            client_addr, client_port = sock.getsockname()
+            rows = [r for r in show(proxy, "SHOW CLIENTS") if r["port"] == str(client_port)]
+        assert len(rows) == 1, rows
+        assert rows[0]["addr"] == client_addr == "127.0.0.1"
+        assert rows[0]["local_addr"] == "127.0.0.1"
+        assert rows[0]["local_port"] == str(proxy.port)
+        assert rows[0]["user"] == APP_USER and rows[0]["database"] == APP_DB
+    finally:
+        proxy.stop()
 
 
 def test_pgbouncer_alias(proxy):
