@@ -119,8 +119,10 @@ struct ExactSizeAllocator {
 asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
   auto self = shared_from_this();
   if (co_await relay(park_when_idle)) {
-    // Parked: no coroutine waits for this client, only a plain wait on its socket that
-    // holds the session and starts serving it again when it sends something (or closes).
+    // Parked: no coroutine waits for this client. Its socket goes to the worker's parking
+    // lot, which holds the session and serves it again when the client sends something (or
+    // closes); when the lot cannot take it (TLS, a write under way), a plain wait on the
+    // socket does the same.
     if (!pump_loop_alive_ && !client_writing_ && !server_writing_) {
       live_->changed_.reset();
       if (park_in_lot()) co_return;
