@@ -61,8 +61,9 @@ void ParkingLot::wait() {
 }
 
 void ParkingLot::wake_ready() {
-  // Everything ready now, so the set is not readable any more when the wait is re-armed
-  // (the wake-ups only schedule work: nothing is parked or unparked meanwhile).
+  // Everything ready now, so the set is not readable any more when the wait is re-armed.
+  // (A wake-up runs its session up to the session's first wait, a read: nothing parks or
+  // leaves the lot meanwhile.)
   std::array<epoll_event, 64> events{};
   for (;;) {
     const int n = ::epoll_wait(epoll_fd_, events.data(), static_cast<int>(events.size()), 0);
