@@ -42,12 +42,8 @@ bool ParkingLot::park(int fd, void* owner, bool again) {
   epoll_event ev{};
   ev.events = kParkEvents;
   ev.data.ptr = owner;
-  if ((again && ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0) ||
-      ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0) {
-    ++parks_;
-    return true;
-  }
-  return false;
+  return (again && ::epoll_ctl(epoll_fd_, EPOLL_CTL_MOD, fd, &ev) == 0) ||
+         ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, fd, &ev) == 0;
 }
 
 void ParkingLot::unpark(int fd) { ::epoll_ctl(epoll_fd_, EPOLL_CTL_DEL, fd, nullptr); }

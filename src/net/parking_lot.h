@@ -9,7 +9,6 @@
 #pragma once
 
 #include <asio.hpp>
-#include <utility>
 
 namespace sluice::net {
 
@@ -30,8 +29,6 @@ class ParkingLot {
   bool park(int fd, void* owner, bool again);
   // Stops watching fd without waking its owner.
   void unpark(int fd);
-  // Descriptors parked since the last call.
-  size_t take_park_count() { return std::exchange(parks_, 0); }
   // The worker's event loop.
   asio::any_io_executor executor() { return watcher_.get_executor(); }
 
@@ -53,7 +50,6 @@ class ParkingLot {
   int epoll_fd_;
   asio::posix::stream_descriptor watcher_;  // the epoll set, readable while one is ready
   Wake wake_;
-  size_t parks_ = 0;
 };
 
 }  // namespace sluice::net

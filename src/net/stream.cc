@@ -94,12 +94,8 @@ tcp::endpoint Stream::local_endpoint() {
 }
 
 bool Stream::learn_protocol() {
-  if (protocol_) return true;
-  std::error_code ec;
-  const auto ep = socket_.local_endpoint(ec);
-  if (ec) return false;
-  protocol_ = ep.protocol();
-  return true;
+  // (local_endpoint() records it; a bound TCP socket never has port 0.)
+  return protocol_ || local_endpoint().port() != 0;
 }
 
 DetachedSocket Stream::detach() {

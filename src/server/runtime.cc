@@ -31,7 +31,7 @@ using net::kNoThrow;
 namespace {
 
 constexpr auto kSweepInterval = std::chrono::seconds(1);
-// Sessions parked in one sweep (each frees ~2 KiB) worth a malloc_trim() at the next.
+// Sessions parked between two sweeps (each frees ~2 KiB) worth a malloc_trim().
 constexpr size_t kParkedBeforeTrim = 256;
 constexpr auto kMaintenanceInterval = std::chrono::seconds(1);
 constexpr auto kDrainPoll = std::chrono::milliseconds(20);
@@ -244,19 +244,15 @@ asio::awaitable<void> Runtime::accept_loop(Worker& w, asio::ip::tcp::acceptor& a
 
 asio::awaitable<void> Runtime::sweep_loop() {
   asio::steady_timer timer(co_await asio::this_coro::executor);
-  size_t parked = 0;
   for (;;) {
     timer.expires_after(kSweepInterval);
     auto [ec] = co_await timer.async_wait(kNoThrow);
     if (ec) co_return;
-    // Memory the sessions parked in the last sweep freed goes back to the system when
+    // Memory the sessions parked since the last sweep freed goes back to the system when
     // there is enough of it (malloc keeps freed memory otherwise).
-    auto* lot = net::ParkingLot::current();
-    if (lot != nullptr) parked += lot->take_park_count();
-    if (parked >= kParkedBeforeTrim) malloc_trim(0);
-    parked = 0;
+    if (session::WorkerSessions::take_park_count() >= kParkedBeforeTrim) malloc_trim(0);
     const auto now = pool::Clock::now();
-    for (auto* s : session::WorkerSessions::all()) parked += s->check_timeouts(now) ? 1 : 0;
+    for (auto* s : session::WorkerSessions::all()) s->check_timeouts(now);
   }
 }
 

@@ -119,6 +119,7 @@ struct ExactSizeAllocator {
 asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
   auto self = shared_from_this();
   if (co_await relay(park_when_idle)) {
+    WorkerSessions::count_park();
     // Parked: no coroutine waits for this client. Its socket goes to the worker's parking
     // lot, which holds the session and serves it again when the client sends something (or
     // closes); when the lot cannot take it (TLS, a write under way), a plain wait on the
@@ -603,20 +604,20 @@ void ClientSession::close_for_idle_timeout() {
                    "terminating connection due to client_idle_timeout");
 }
 
-bool ClientSession::check_timeouts(pool::Clock::time_point now) {
-  if (!info_ || closing_ || disconnecting_) return false;
+void ClientSession::check_timeouts(pool::Clock::time_point now) {
+  if (!info_ || closing_ || disconnecting_) return;
   const auto state = info_->state.load(std::memory_order_relaxed);
-  if (state == ClientState::kLogin) return false;
+  if (state == ClientState::kLogin) return;
   const auto idle_for = now - last_client_activity_;
   const bool idle_timeout =
       cfg_->client_idle_timeout.count() > 0 && idle_for >= cfg_->client_idle_timeout;
   if (!live_) {
     // In the ParkingLot only client_idle_timeout applies; the client is taken back (to be
     // served until the close) and closed as any other.
-    if (!idle_timeout) return false;
+    if (!idle_timeout) return;
     resume_from_lot(/*unpark=*/true);
     close_for_idle_timeout();
-    return false;
+    return;
   }
   if (!live_->server_ && idle_for >= kParkAfter) {
     // Long-idle clients keep no coroutine: the parked pump ends, then the relay parks.
@@ -627,7 +628,7 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
       park_requested_ = true;
       std::error_code ignored;
       live_->client_.socket().cancel(ignored);  // only the relay's read is pending
-      return true;
+      return;
     }
   }
   const bool in_tx = live_->server_ && tx_status_ != 'I' && pending_syncs_ == 0;
@@ -636,12 +637,12 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
     spdlog::info("closing client {}: idle_transaction_timeout", info_->id);
     disconnect_later(sqlstate::kIdleInTransactionTimeout,
                      "terminating connection due to idle_transaction_timeout");
-    return false;
+    return;
   }
   const bool idle = pending_syncs_ == 0 && !in_tx;
   if (idle && idle_timeout) {
     close_for_idle_timeout();
-    return false;
+    return;
   }
   if (query_timeout_cancel_sent_ && pending_syncs_ > 0 && pending_syncs_ < syncs_at_cancel_) {
     // The server answered the cancelled query; the next one queued behind it gets its own
@@ -658,7 +659,7 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
     disconnect_later(sqlstate::kQueryCanceled,
                      "canceling statement due to query_timeout: the server did not answer the "
                      "cancel request, so its connection was closed");
-    return false;
+    return;
   }
   if (cfg_->query_timeout.count() > 0 && live_->server_ && pending_syncs_ > 0 &&
       !query_timeout_cancel_sent_ && now - live_->query_start_ >= cfg_->query_timeout) {
@@ -671,7 +672,6 @@ bool ClientSession::check_timeouts(pool::Clock::time_point now) {
         [info = info_]() -> asio::awaitable<void> { co_await cancel_server_query(*info); },
         asio::detached);
   }
-  return false;
 }
 
 }  // namespace sluice::session

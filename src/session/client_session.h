@@ -46,9 +46,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   asio::awaitable<void> run(Addresses addresses);
   // Enforces client_idle_timeout, idle_transaction_timeout and query_timeout, and parks
-  // long-idle clients; called about once a second on the session's own worker. Returns
-  // whether it parked the session.
-  bool check_timeouts(pool::Clock::time_point now);
+  // long-idle clients; called about once a second on the session's own worker.
+  void check_timeouts(pool::Clock::time_point now);
   // net::ParkingLot's wake-up: the parked session's client sent something (or closed).
   static void wake_parked(void* session);
 

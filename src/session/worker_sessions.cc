@@ -1,5 +1,7 @@
 #include "session/worker_sessions.h"
 
+#include <utility>
+
 namespace sluice::session {
 
 WorkerSessions::List& WorkerSessions::current() {
@@ -16,6 +18,8 @@ std::vector<ClientSession*> WorkerSessions::all() {
 }
 
 size_t WorkerSessions::count() { return current().size; }
+
+size_t WorkerSessions::take_park_count() { return std::exchange(current().parks, 0); }
 
 WorkerSessions::Registration::Registration(ClientSession* s) : session_(s) {
   List& list = current();

@@ -16,6 +16,9 @@ class WorkerSessions {
   // This thread's sessions (a copy: the sweep may end some while going through them).
   static std::vector<ClientSession*> all();
   static size_t count();
+  // Sessions parked since the last take_park_count() (the sweep trims malloc after many).
+  static void count_park() { ++current().parks; }
+  static size_t take_park_count();
 
   // Registers a session for its lifetime on this thread.
   class Registration {
@@ -36,6 +39,7 @@ class WorkerSessions {
   struct List {
     Registration* head = nullptr;
     size_t size = 0;
+    size_t parks = 0;
   };
   static List& current();
 };

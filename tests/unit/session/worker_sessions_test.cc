@@ -55,5 +55,13 @@ TEST(WorkerSessions, EachThreadHasItsOwn) {
   EXPECT_EQ(WorkerSessions::all(), std::vector<ClientSession*>{fake(here)});
 }
 
+TEST(WorkerSessions, CountsParksUntilTheyAreTaken) {
+  WorkerSessions::take_park_count();
+  WorkerSessions::count_park();
+  WorkerSessions::count_park();
+  EXPECT_EQ(WorkerSessions::take_park_count(), 2U);
+  EXPECT_EQ(WorkerSessions::take_park_count(), 0U);
+}
+
 }  // namespace
 }  // namespace sluice::session
