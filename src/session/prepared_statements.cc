@@ -1,5 +1,6 @@
 #include "session/prepared_statements.h"
 
+#include <algorithm>
 #include <cctype>
 #include <optional>
 #include <utility>
@@ -321,10 +322,29 @@ bool simple_words(std::string_view sql, std::vector<std::string>& words) {
   return true;
 }
 
+// Whether the statement's first word is DISCARD or DEALLOCATE (any case): the only ones
+// rewrite_deallocate() acts on. Checked before simple_words(), which allocates, as every
+// simple query passes here.
+bool starts_with_discard_or_deallocate(std::string_view sql) {
+  size_t i = 0;
+  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  size_t end = i;
+  while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end]))) ++end;
+  const std::string_view word = sql.substr(i, end - i);
+  auto is = [word](std::string_view keyword) {
+    return word.size() == keyword.size() &&
+           std::equal(word.begin(), word.end(), keyword.begin(), [](char a, char b) {
+             return std::tolower(static_cast<unsigned char>(a)) == b;
+           });
+  };
+  return is("discard") || is("deallocate");
+}
+
 }  // namespace
 
 std::optional<std::string> PreparedStatements::rewrite_deallocate(
     std::string_view sql, pool::ServerStatementCache& server, std::string& prefix) {
+  if (!starts_with_discard_or_deallocate(sql)) return std::nullopt;
   std::vector<std::string> w;
   if (!simple_words(sql, w) || w.empty()) return std::nullopt;
   const bool discard_all = w[0] == "discard" && w.size() == 2 && w[1] == "all";

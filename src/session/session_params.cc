@@ -110,8 +110,8 @@ std::optional<std::string> initial_session_params(const ParamMap& server_default
                                                   ParamMap& wanted) {
   wanted.clear();
   for (const auto& t : kReported) {
-    auto it = server_defaults.find(std::string(t));
-    wanted[std::string(t)] = it != server_defaults.end() ? it->second : "";
+    auto it = server_defaults.find(t);
+    wanted[t] = it != server_defaults.end() ? it->second : "";
   }
   for (const auto& [name, value] : startup.params) {
     if (std::find(kNotSettings.begin(), kNotSettings.end(), name) != kNotSettings.end()) continue;

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "../common/allocation_count.h"
 #include "protocol/builder.h"
 #include "protocol/frame.h"
 
@@ -84,6 +85,51 @@ void prepare_s1(PreparedStatements& ps, pool::ServerStatementCache& cache) {
   route(ps, cache, '1');
   route(ps, cache, 'Z', bytes(std::string("I")));
   ASSERT_TRUE(ps.idle());
+}
+
+TEST(PreparedStatements, DeallocateIsFoundInAnyCaseAfterWhitespace) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  prepare_s1(ps, cache);
+  std::string out;
+  ASSERT_TRUE(ps.rewrite_query(" \n\tDeAllocate Prepare s1;", cache, out));
+  EXPECT_EQ(types_of(out), "Q");
+  EXPECT_NE(out.find("DEALLOCATE sluice_"), std::string::npos);
+  EXPECT_EQ(cache.size(), 0u);
+}
+
+TEST(PreparedStatements, DiscardAllInAnyCaseForgetsEveryStatement) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  prepare_s1(ps, cache);
+  std::string out;
+  EXPECT_FALSE(ps.rewrite_query("Discard ALL", cache, out));  // sent on as it is
+  EXPECT_EQ(cache.size(), 0u);
+  EXPECT_FALSE(ps.rewrite('B', bytes(bind_body("s1")), cache, out));  // s1 is gone
+}
+
+TEST(PreparedStatements, OtherSimpleQueriesAreLeftAsTheyAre) {
+  for (const char* sql : {"SELECT 1", "deallocated_rows", "discarding", "DISCARD TEMP",
+                          "deallocate unknown_name", "   ", ""}) {
+    PreparedStatements ps(10);
+    pool::ServerStatementCache cache;
+    prepare_s1(ps, cache);
+    std::string out;
+    EXPECT_FALSE(ps.rewrite_query(sql, cache, out)) << sql;
+    EXPECT_EQ(out, "") << sql;
+    EXPECT_EQ(cache.size(), 1u) << sql;
+  }
+}
+
+TEST(PreparedStatements, SimpleQueryPassesWithoutAnAllocation) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  prepare_s1(ps, cache);
+  std::string out;
+  const size_t before = test::allocations_on_this_thread();
+  EXPECT_FALSE(
+      ps.rewrite_query("SELECT abalance FROM pgbench_accounts WHERE aid = 1;", cache, out));
+  EXPECT_EQ(test::allocations_on_this_thread() - before, 0u);
 }
 
 TEST(PreparedStatements, FirstParseGoesToServerUnderASharedName) {
