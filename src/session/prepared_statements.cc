@@ -41,8 +41,8 @@ std::string hashed_statement_name(const std::string& query, const std::string& p
   return name;
 }
 
-std::string parse_message(const std::string& name, const std::string& query,
-                          const std::string& param_types) {
+std::string parse_message(std::string_view name, std::string_view query,
+                          std::string_view param_types) {
   std::string out;
   protocol::MessageWriter(out).begin('P').cstr(name).cstr(query).raw(param_types).end();
   return out;
@@ -175,9 +175,11 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
   protocol::BodyReader r(body);
   switch (type) {
     case 'P': {
-      std::string name(r.cstr());
-      std::string query(r.cstr());
-      std::string types(r.rest());
+      // Views into the message: an unnamed statement (most of them, and every one of
+      // `pgbench -M extended`) passes on without a copy.
+      const std::string_view name = r.cstr();
+      const std::string_view query = r.cstr();
+      const std::string_view types = r.rest();
       if (!r.ok()) return false;
       if (name.empty()) {
         // Drivers also DEALLOCATE through the unnamed statement (psycopg 3 does).
@@ -187,9 +189,9 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
         push({'P', ResponseRoute::kForward, {}, {}, {}});
         return true;
       }
-      Statement st{std::move(query), std::move(types), {}};
+      Statement st{std::string(query), std::string(types), {}};
       st.server_name = server_statement_name(st.query, st.param_types);
-      const Statement& saved = statements_[name] = std::move(st);
+      const Statement& saved = statements_[std::string(name)] = std::move(st);
       const bool hit = server.contains(saved.server_name);
       stats::counters().add_statement_cache(hit);
       if (hit) {
@@ -197,15 +199,15 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
         push({'P', ResponseRoute::kAnswer, bare_message('1'), {}, {}});
         return true;
       }
-      prepare_on_server(saved, server, ResponseRoute::kForward, name, out);
+      prepare_on_server(saved, server, ResponseRoute::kForward, std::string(name), out);
       return true;
     }
     case 'B': {
-      std::string portal(r.cstr());
-      std::string name(r.cstr());
-      std::string rest(r.rest());
+      const std::string_view portal = r.cstr();
+      const std::string_view name = r.cstr();
+      const std::string_view rest = r.rest();
       if (!r.ok() || name.empty()) return false;
-      auto it = statements_.find(name);
+      auto it = statements_.find(std::string(name));
       if (it == statements_.end()) return false;  // the server reports the unknown name
       ensure_prepared(it->second, server, out);
       protocol::MessageWriter(out)
@@ -214,7 +216,7 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
           .cstr(it->second.server_name)
           .raw(rest)
           .end();
-      push({'B', ResponseRoute::kForward, {}, {}, name});
+      push({'B', ResponseRoute::kForward, {}, {}, std::string(name)});
       return true;
     }
     case 'D': {
@@ -257,13 +259,13 @@ bool PreparedStatements::answer_prepare_batch(Bytes data, std::string& answers) 
       synced = true;
     } else if (type == 'P') {
       protocol::BodyReader r(body);
-      std::string name(r.cstr());
-      std::string query(r.cstr());
-      std::string types(r.rest());
-      if (!r.ok() || name.empty()) return false;
-      Statement st{std::move(query), std::move(types), {}};
+      const std::string_view name = r.cstr();
+      const std::string_view query = r.cstr();
+      const std::string_view types = r.rest();
+      if (!r.ok() || name.empty()) return false;  // (before any copy: the usual case)
+      Statement st{std::string(query), std::string(types), {}};
       st.server_name = server_statement_name(st.query, st.param_types);
-      batch.emplace_back(std::move(name), std::move(st));
+      batch.emplace_back(std::string(name), std::move(st));
     } else if (type != 'H') {
       return false;
     }

@@ -132,6 +132,34 @@ TEST(PreparedStatements, SimpleQueryPassesWithoutAnAllocation) {
   EXPECT_EQ(test::allocations_on_this_thread() - before, 0u);
 }
 
+TEST(PreparedStatements, UnnamedStatementPassesWithoutAnAllocation) {
+  // What `pgbench -M extended` sends for every transaction: Parse, Bind, Describe,
+  // Execute and Sync of the unnamed statement.
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  const std::string parse = parse_body("", "SELECT abalance FROM pgbench_accounts WHERE aid = $1");
+  std::string bind;
+  protocol::MessageWriter(bind)
+      .begin('B')
+      .cstr("")
+      .cstr("")
+      .i16(0)
+      .i16(1)
+      .i32(6)
+      .raw("123456")
+      .i16(0)
+      .end();
+  bind = bind.substr(protocol::kHeaderSize);
+  const std::string batch = whole('P', parse) + whole('B', bind) + whole('S', "");
+  std::string out;
+  std::string answers;
+  const size_t before = test::allocations_on_this_thread();
+  EXPECT_FALSE(ps.answer_prepare_batch(bytes(batch), answers));
+  EXPECT_FALSE(ps.rewrite('P', bytes(parse), cache, out));
+  EXPECT_FALSE(ps.rewrite('B', bytes(bind), cache, out));
+  EXPECT_EQ(test::allocations_on_this_thread() - before, 0u);
+}
+
 TEST(PreparedStatements, FirstParseGoesToServerUnderASharedName) {
   PreparedStatements ps(10);
   pool::ServerStatementCache cache;
