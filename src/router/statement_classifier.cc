@@ -7,6 +7,8 @@
 #include <exception>
 #include <nlohmann/json.hpp>
 
+#include "common/ascii.h"
+
 namespace sluice::router {
 namespace {
 
@@ -66,11 +68,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = lower(c);
   return out;
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
-                                            [](char x, char y) { return lower(x) == lower(y); });
 }
 
 bool icontains(std::string_view haystack, std::string_view needle) {

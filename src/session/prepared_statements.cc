@@ -1,11 +1,11 @@
 #include "session/prepared_statements.h"
 
-#include <algorithm>
 #include <cctype>
 #include <optional>
 #include <utility>
 #include <vector>
 
+#include "common/ascii.h"
 #include "common/bytes.h"
 #include "protocol/builder.h"
 #include "protocol/frame.h"
@@ -333,13 +333,7 @@ bool starts_with_discard_or_deallocate(std::string_view sql) {
   size_t end = i;
   while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end]))) ++end;
   const std::string_view word = sql.substr(i, end - i);
-  auto is = [word](std::string_view keyword) {
-    return word.size() == keyword.size() &&
-           std::equal(word.begin(), word.end(), keyword.begin(), [](char a, char b) {
-             return std::tolower(static_cast<unsigned char>(a)) == b;
-           });
-  };
-  return is("discard") || is("deallocate");
+  return iequals(word, "discard") || iequals(word, "deallocate");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <string_view>
 #include <vector>
 
+#include "common/ascii.h"
 #include "protocol/sha256.h"
 
 namespace sluice::session {
@@ -19,13 +20,6 @@ constexpr std::array<std::string_view, 6> kReported = {
 
 // Startup parameters that are not session settings.
 constexpr std::array<std::string_view, 3> kNotSettings = {"user", "database", "options"};
-
-bool iequals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-           return std::tolower(static_cast<unsigned char>(x)) ==
-                  std::tolower(static_cast<unsigned char>(y));
-         });
-}
 
 const std::string_view* canonical(std::string_view name) {
   for (const auto& t : kReported) {
