@@ -180,6 +180,7 @@ constexpr Setting kSettings[] = {
     {"takeover_socket", [](C c) { return c.takeover_socket_path(); }, false},
     {"max_client_conn", [](C c) { return std::to_string(c.max_client_conn); }, true},
     {"max_message_size", [](C c) { return std::to_string(c.max_message_size); }, true},
+    {"tcp_defer_accept", [](C c) { return boolean(c.tcp_defer_accept); }, false},
     {"log_level", [](C c) { return c.log_level; }, true},
     {"default_server", [](C c) { return server_url(c.default_server); }, true},
     {"pool_mode", [](C c) { return config::to_string(c.pool.pool_mode); }, true},

@@ -106,6 +106,10 @@ struct Config {
   // (docs/operations.md). Unset = default_takeover_socket(first listen port); "" = off.
   std::optional<std::string> takeover_socket;
   int max_client_conn = 10000;
+  // The kernel hands a connection to the proxy only once its first packet has arrived
+  // (TCP_DEFER_ACCEPT, as PgBouncer's tcp_defer_accept): connections that never send cost
+  // the proxy nothing, and the first packet is read as the connection is accepted.
+  bool tcp_defer_accept = true;
   size_t max_message_size = size_t{64} * 1024 * 1024;  // bytes; larger messages are refused
   std::string log_level = "info";
 

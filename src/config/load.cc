@@ -252,6 +252,7 @@ std::vector<Loader::Field> Loader::server_fields(Config& c) const {
        [&](auto& v, auto& k) { c.max_client_conn = integer(v, k, kMaxClientConnRange); }},
       {"max_message_size",
        [&](auto& v, auto& k) { c.max_message_size = integer(v, k, kMaxMessageSizeRange); }},
+      {"tcp_defer_accept", [&](auto& v, auto& k) { c.tcp_defer_accept = boolean(v, k); }},
       {"log_level",
        [&](auto& v, auto& k) {
          c.log_level = string(v, k);

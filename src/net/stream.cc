@@ -29,6 +29,23 @@ awaitable<std::tuple<std::error_code, size_t>> Stream::read_some(asio::mutable_b
   co_return co_await socket_.async_read_some(buf, kNoThrow);
 }
 
+size_t Stream::read_available(asio::mutable_buffer buf, std::error_code& ec) {
+  ec.clear();
+  if (tls_ || !socket_.is_open() || buf.size() == 0) return 0;
+  for (;;) {
+    const ssize_t n = ::recv(socket_.native_handle(), buf.data(), buf.size(), MSG_DONTWAIT);
+    if (n > 0) return static_cast<size_t>(n);
+    if (n == 0) {
+      ec = asio::error::eof;
+    } else if (errno == EINTR) {
+      continue;
+    } else if (errno != EAGAIN && errno != EWOULDBLOCK) {
+      ec = std::error_code(errno, std::system_category());
+    }
+    return 0;
+  }
+}
+
 awaitable<std::error_code> Stream::write_all(asio::const_buffer buf) {
   if (tls_) {
     auto [ec, n] = co_await asio::async_write(*tls_, buf, kNoThrow);

@@ -37,6 +37,13 @@ class Stream {
                                          bool verify_host);
 
   awaitable<std::tuple<std::error_code, size_t>> read_some(asio::mutable_buffer buf);
+  // Reads what has already arrived, without waiting: one non-blocking recv(2). For bytes
+  // the caller expects to be there (a client's first packet once the listener's deferred
+  // accept has handed the connection over): on io_uring asio queues every read, even of
+  // bytes already there, and finishes it only on the event loop's next round. Returns 0
+  // with no error when nothing has arrived, or on TLS (whose bytes need decrypting); eof
+  // when the peer closed.
+  size_t read_available(asio::mutable_buffer buf, std::error_code& ec);
   awaitable<std::error_code> write_all(asio::const_buffer buf);
   awaitable<std::error_code> write_all(std::span<const asio::const_buffer> bufs);
   // write_all() for the answers of a login, while nothing else can write to the socket:

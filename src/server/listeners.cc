@@ -1,6 +1,8 @@
 #include "server/listeners.h"
 
 #include <fmt/format.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 
 #include <cstring>
@@ -11,6 +13,9 @@ namespace sluice::server {
 namespace {
 
 constexpr int kListenBacklog = 4096;
+// How long the kernel holds a silent connection back (it then hands it over anyway, and
+// client_login_timeout applies). PgBouncer's tcp_defer_accept uses the same 45 s.
+constexpr int kDeferAcceptSeconds = 45;
 
 // Client connections want TCP_NODELAY (the proxy writes whole batches; Nagle would only
 // delay them). Set on the listening socket, every accepted socket inherits it (Linux),
@@ -52,6 +57,11 @@ std::unique_ptr<Acceptor> bind_listener(asio::io_context& io, const asio::ip::tc
   if (!ec) acceptor->listen(kListenBacklog, ec);
   if (!ec) set_no_delay(*acceptor);
   return ec ? nullptr : std::move(acceptor);
+}
+
+void set_defer_accept(Acceptor& acceptor, bool on) {
+  const int seconds = on ? kDeferAcceptSeconds : 0;
+  ::setsockopt(acceptor.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &seconds, sizeof(seconds));
 }
 
 std::unique_ptr<Acceptor> adopt_listener(asio::io_context& io, UniqueFd fd) {

@@ -23,6 +23,10 @@ asio::ip::tcp::endpoint resolve_address(asio::io_context& io, const config::Host
 std::unique_ptr<Acceptor> bind_listener(asio::io_context& io, const asio::ip::tcp::endpoint& ep,
                                         bool reuse_port, std::error_code& ec);
 
+// Turns TCP_DEFER_ACCEPT on (server.tcp_defer_accept) or off. Where the kernel refuses it,
+// connections are accepted at once, as without it.
+void set_defer_accept(Acceptor& acceptor, bool on);
+
 // Takes over a listening socket received from another process. Throws std::runtime_error.
 std::unique_ptr<Acceptor> adopt_listener(asio::io_context& io, UniqueFd fd);
 

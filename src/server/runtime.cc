@@ -101,6 +101,7 @@ void Runtime::adopt_listeners() {
     for (size_t j = 0; j < fds.size(); ++j, ++taken) {
       Worker& w = *workers_[j % workers_.size()];
       w.acceptors.push_back(adopt_listener(w.io, std::move(fds[j])));
+      set_defer_accept(*w.acceptors.back(), cfg->tcp_defer_accept);
     }
   }
   spdlog::info("taking over {} listening sockets from pid {}", taken, handoff_->old_pid());
@@ -122,6 +123,7 @@ void Runtime::bind_listeners() {
       std::error_code ec;
       auto acceptor = bind_listener(w->io, ep, /*reuse_port=*/true, ec);
       if (acceptor) {
+        set_defer_accept(*acceptor, cfg->tcp_defer_accept);
         w->acceptors.push_back(std::move(acceptor));
       } else if (taken_over) {
         // Joining the group needs the user that created it; the sockets taken over serve.

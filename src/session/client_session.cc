@@ -33,6 +33,9 @@ constexpr int kLeaseAttempts = 3;
 // The welcome (AuthenticationOk, ~14 ParameterStatus, BackendKeyData, ReadyForQuery) is
 // ~450 bytes: one allocation instead of a few as it grows.
 constexpr size_t kWelcomeBytes = 512;
+// A startup packet is ~100 bytes: a small first read keeps a login from taking a 16 KiB
+// buffer (the same size read_message() asks for).
+constexpr size_t kFirstPacketRead = 64;
 
 using protocol::Frame;
 using protocol::FrameStatus;
@@ -227,6 +230,14 @@ asio::awaitable<bool> ClientSession::start(Addresses addresses) {
 }
 
 asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_startup() {
+  {
+    // The listener accepts once the client's first packet has arrived (TCP_DEFER_ACCEPT,
+    // listeners.cc), so it is read straight away rather than through the event loop.
+    std::error_code ec;
+    const size_t n = live_->client_.read_available(live_->in_.prepare(kFirstPacketRead), ec);
+    if (ec) co_return std::nullopt;
+    live_->in_.commit(n);
+  }
   // At most one SSLRequest and one GSSENCRequest may precede the real startup packet.
   for (int round = 0; round < 3; ++round) {
     Frame f = co_await net::read_message(live_->client_, live_->in_, 0, /*startup=*/true);

@@ -1,7 +1,9 @@
 """Slow and oversized logins are dropped: a client that sends nothing, a partial startup
 packet (or drips it), or never answers the password request is disconnected when
 client_login_timeout expires, not before; a startup packet over PostgreSQL's 10000-byte
-limit gets an ErrorResponse 08P01 and is closed. The proxy serves other clients throughout."""
+limit gets an ErrorResponse 08P01 and is closed. The proxy serves other clients throughout.
+With tcp_defer_accept (the default) a connection that sends nothing stays with the kernel,
+and its first packet hands it to the proxy."""
 import socket
 import struct
 import time
@@ -21,10 +23,11 @@ MAX_STARTUP_PACKET = 10000  # PostgreSQL's MAX_STARTUP_PACKET_LENGTH
 APP_PASSWORD = PostgresServer.PASSWORDS[APP_USER]
 
 
-def start(sluice, pg, tmp_path, **extra):
+def start(sluice, pg, tmp_path, defer_accept=True, **extra):
     users = {"md5_user": pg.secret("md5_user"), APP_USER: APP_PASSWORD}
     userlist = write_userlist(tmp_path / "userlist.txt", users)
-    return sluice({"pool": {"client_login_timeout": f"{int(LOGIN_TIMEOUT_S * 1000)}ms",
+    return sluice({"server": {"tcp_defer_accept": defer_accept},
+                   "pool": {"client_login_timeout": f"{int(LOGIN_TIMEOUT_S * 1000)}ms",
                             "pool_mode": "transaction"},
                    "auth": {"type": "md5", "file": str(userlist)},
                    "databases": {APP_DB: {"host": pg.host, "port": pg.port, "dbname": APP_DB}}},
@@ -76,13 +79,48 @@ def connect(proxy):
 def test_silent_client_is_dropped(pg, sluice, tmp_path, io_backend):
     if io_backend == "io_uring" and not kernel_allows_io_uring():
         pytest.skip("this kernel refuses io_uring")
-    proxy = start(sluice, pg, tmp_path, io_backend=io_backend)
+    # (With tcp_defer_accept the kernel would not hand this connection over at all.)
+    proxy = start(sluice, pg, tmp_path, defer_accept=False, io_backend=io_backend)
     started = time.monotonic()
     with connect(proxy) as sock:
         time.sleep(LOGIN_TIMEOUT_S / 2)
         assert_serving(proxy)  # while that client sits there
         elapsed = closed_after(sock, started)
     assert_dropped_at_the_timeout(elapsed, f"nothing sent ({io_backend})")
+    assert_serving(proxy)
+
+
+def proxy_end_state(proxy, client: socket.socket) -> str | None:
+    """The TCP state of the proxy's end of `client`'s connection, from /proc/net/tcp:
+    SYN_RECV while the kernel holds the connection back, ESTABLISHED once accepted."""
+    local = f":{proxy.port:04X}"
+    remote = f":{client.getsockname()[1]:04X}"
+    with open("/proc/net/tcp") as table:
+        for line in table:
+            fields = line.split()
+            if fields[1].endswith(local) and fields[2].endswith(remote):
+                return {"01": "ESTABLISHED", "03": "SYN_RECV"}.get(fields[3], fields[3])
+    return None
+
+
+@pytest.mark.parametrize("io_backend", ["epoll", "io_uring"])
+def test_deferred_accept_waits_for_the_first_packet(pg, sluice, tmp_path, io_backend):
+    if io_backend == "io_uring" and not kernel_allows_io_uring():
+        pytest.skip("this kernel refuses io_uring")
+    proxy = start(sluice, pg, tmp_path, io_backend=io_backend)
+    with connect(proxy) as silent, connect(proxy) as client:
+        # Past the login timeout: a connection accepted would have been closed by now.
+        time.sleep(LOGIN_TIMEOUT_S + LATE_S)
+        assert proxy_end_state(proxy, silent) == "SYN_RECV"
+        with pytest.raises(socket.timeout):
+            wire.read_reply(silent, 0.1)  # neither answered nor closed
+        # The first packet hands the connection over; the login and a query go as usual,
+        # through SSLRequest's answer too (the packet read as the connection is accepted).
+        client.sendall(struct.pack("!II", 8, 80877103))
+        assert client.recv(1) == b"N"
+        wire.login_on(client, user=APP_USER, dbname=APP_DB, password=APP_PASSWORD)
+        assert proxy_end_state(proxy, client) == "ESTABLISHED"
+        assert wire.simple_query(client, "SELECT 'handed over'") == [("handed over",)]
     assert_serving(proxy)
 
 

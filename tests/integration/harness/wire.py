@@ -116,20 +116,25 @@ def login(host: str, port: int, *, user: str, dbname: str, password: str | None 
     sock = socket.create_connection((host, port), timeout=timeout,
                                     source_address=(source, 0) if source else None)
     try:
-        sock.sendall(startup_message(user, dbname, **(params or {})))
-        scram: list = []
-        while True:
-            kind, body = read_message(sock)
-            if kind == b"E":
-                raise ServerError(parse_error_fields(body))
-            if kind == b"R":
-                _auth_response(sock, struct.unpack("!I", body[:4])[0], body, user, password,
-                               scram)
-            elif kind == b"Z":
-                return sock
+        return login_on(sock, user=user, dbname=dbname, password=password, params=params)
     except BaseException:
         sock.close()
         raise
+
+
+def login_on(sock: socket.socket, *, user: str, dbname: str, password: str | None = None,
+             params: dict[str, str] | None = None) -> socket.socket:
+    """login() over a connection already open."""
+    sock.sendall(startup_message(user, dbname, **(params or {})))
+    scram: list = []
+    while True:
+        kind, body = read_message(sock)
+        if kind == b"E":
+            raise ServerError(parse_error_fields(body))
+        if kind == b"R":
+            _auth_response(sock, struct.unpack("!I", body[:4])[0], body, user, password, scram)
+        elif kind == b"Z":
+            return sock
 
 
 def parse_data_row(body: bytes) -> tuple:

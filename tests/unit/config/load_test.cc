@@ -19,6 +19,7 @@ workers = 4
 io_backend = "epoll"
 max_client_conn = 500
 max_message_size = 1048576
+tcp_defer_accept = false
 log_level = "debug"
 default_server = "postgresql://svc:p%40ss@db.internal:5433/ignored?sslmode=require"
 
@@ -95,6 +96,7 @@ TEST(ConfigLoadTest, FullFileSetsEveryField) {
   EXPECT_EQ(c.io_backend, IoBackend::kEpoll);
   EXPECT_EQ(c.max_client_conn, 500);
   EXPECT_EQ(c.max_message_size, 1048576u);
+  EXPECT_FALSE(c.tcp_defer_accept);
   EXPECT_EQ(c.log_level, "debug");
   ASSERT_TRUE(c.default_server);
   EXPECT_EQ(c.default_server->host, "db.internal");
@@ -181,6 +183,7 @@ TEST(ConfigLoadTest, EmptyFileGivesDefaults) {
   EXPECT_EQ(c.io_backend, IoBackend::kAuto);
   EXPECT_EQ(c.max_client_conn, 10000);
   EXPECT_EQ(c.max_message_size, 64u * 1024 * 1024);
+  EXPECT_TRUE(c.tcp_defer_accept);
   EXPECT_EQ(c.log_level, "info");
   EXPECT_EQ(c.pool.pool_mode, PoolMode::kSession);
   EXPECT_EQ(c.pool.pool_size, 20);
