@@ -74,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
                    help="3 rounds of 1 s per run (under 3 minutes in all), 1 idle round")
-    p.add_argument("--rounds", type=int, help="rounds (default 3)")
+    p.add_argument("--rounds", type=int, help="rounds (default 5; 3 with --quick)")
     p.add_argument("--duration", type=int, help="seconds per pgbench run (default 10; 1 quick)")
     p.add_argument("--scenarios", help="comma-separated scenario keys, 'idle' for the idle "
                    "clients (default: all): " + ", ".join(s.key for s in SCENARIOS))
@@ -88,7 +88,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--idle-clients", type=int, default=10_000,
                    help="idle clients per proxy in the idle scenario (default 10000)")
     p.add_argument("--idle-rounds", type=int,
-                   help="rounds of the idle scenario (default: --rounds; 1 with --quick)")
+                   help="rounds of the idle scenario (default: --rounds, at most 3; 1 with "
+                        "--quick)")
     p.add_argument("--output", type=Path, default=BENCH_DIR / "results",
                    help="directory for latest.json and latest.md (default bench/results)")
     p.add_argument("--warmup", type=int,
@@ -99,12 +100,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     custom = args.rounds is not None or args.duration is not None or args.scenarios
     args.mode = "quick" if args.quick else "custom" if custom else "full"
-    args.rounds = args.rounds or 3
+    # Five rounds in full mode: rounds on a shared machine differ by 10-15%, which a median
+    # of three can still land on.
+    args.rounds = args.rounds or (3 if args.quick else 5)
     args.duration = args.duration or (1 if args.quick else 10)
     if args.warmup is None:
         args.warmup = 0 if args.quick else 15
     if args.idle_rounds is None:
-        args.idle_rounds = 1 if args.quick else args.rounds
+        args.idle_rounds = 1 if args.quick else min(args.rounds, 3)
     args.targets = [t for t in args.targets.split(",") if t]
     unknown = set(args.targets) - set(ALL_TARGETS)
     if unknown:
