@@ -230,9 +230,9 @@ asio::awaitable<bool> ClientSession::start(Addresses addresses) {
 }
 
 asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_startup() {
-  {
-    // The listener accepts once the client's first packet has arrived (TCP_DEFER_ACCEPT,
-    // listeners.cc), so it is read straight away rather than through the event loop.
+  if (cfg_->tcp_defer_accept) {
+    // The listener hands a connection over once its first packet has arrived
+    // (TCP_DEFER_ACCEPT, listeners.cc): it is read straight away, not through the event loop.
     std::error_code ec;
     const size_t n = live_->client_.read_available(live_->in_.prepare(kFirstPacketRead), ec);
     if (ec) co_return std::nullopt;
