@@ -155,8 +155,21 @@ def _num(v: float | None, fmt: str) -> str:
     return format(v, fmt) if v is not None else "-"
 
 
-def _ratio(a: float | None, b: float | None) -> str:
-    return f"{a / b:.2f}" if a is not None and b else "-"
+def paired_ratio(a: dict | None, b: dict | None, key: str) -> float | None:
+    """Median over the rounds both targets ran of a's value over b's in that round. The
+    targets of a round run back to back, so this cancels what changes between rounds (the
+    shared machine's load moves every target's figures by 10-15%), which a ratio of the
+    two medians would not: those may come from different rounds."""
+    if not a or not b:
+        return None
+    theirs = {r.get("round"): r.get(key) for r in b.get("rounds", []) if r.get("ok")}
+    ratios = [r[key] / theirs[r.get("round")] for r in a.get("rounds", [])
+              if r.get("ok") and r.get(key) is not None and theirs.get(r.get("round"))]
+    return statistics.median(ratios) if ratios else None
+
+
+def _ratio(a: dict | None, b: dict | None, key: str) -> str:
+    return _num(paired_ratio(a, b, key), ".2f")
 
 
 def _cell(res: dict | None, key: str, fmt: str, notes: dict) -> str:
@@ -190,7 +203,8 @@ def markdown(data: dict) -> str:
         f"**{mode} mode**: {suite['rounds']} round{'s' if suite['rounds'] != 1 else ''} of "
         f"{suite['duration_s']} s per run, "
         + (f"after {suite['warmup_s']} s of warm-up per proxy, " if suite.get("warmup_s") else "")
-        + f"interleaved, median reported; run on {suite['started_at']} "
+        + f"interleaved, median reported (a ratio: the median of the rounds' ratios, each "
+        f"round's targets running back to back); run on {suite['started_at']} "
         f"({suite['elapsed_s']:.0f} s in all).",
         "",
         f"Machine: {machine['cpu_model']}, {machine['cores']} cores, "
@@ -218,7 +232,7 @@ def markdown(data: dict) -> str:
         res = sc["results"]
         cells = [_cell(res.get(t), "tps", ".0f", notes) for t in targets]
         s, d, b = (res.get(t, {}) for t in ("sluice", "direct", "pgbouncer"))
-        cells += [_ratio(s.get("tps"), d.get("tps")), _ratio(s.get("tps"), b.get("tps"))]
+        cells += [_ratio(s, d, "tps"), _ratio(s, b, "tps")]
         lines.append(f"| `{sc['title']}` | " + " | ".join(cells) + " |")
     lines += ["", "Latency p50 / p99, ms (from pgbench's per-transaction log):", "",
               "| scenario | " + " | ".join(TARGET_TITLES[t] for t in targets) + " |",
@@ -240,8 +254,7 @@ def markdown(data: dict) -> str:
     for sc in scenarios:
         res = sc["results"]
         cells = [_cell(res.get(t), "cpu_s_per_1k_tx", ".3f", notes) for t in proxies]
-        cells.append(_ratio(res.get("sluice", {}).get("cpu_s_per_1k_tx"),
-                            res.get("pgbouncer", {}).get("cpu_s_per_1k_tx")))
+        cells.append(_ratio(res.get("sluice"), res.get("pgbouncer"), "cpu_s_per_1k_tx"))
         lines.append(f"| `{sc['title']}` | " + " | ".join(cells) + " |")
     idle = data.get("idle")
     if idle:
@@ -251,8 +264,7 @@ def markdown(data: dict) -> str:
                   "| | " + " | ".join(TARGET_TITLES[t] for t in proxies) +
                   " | Sluice/PgBouncer |", "| --- |" + " ---: |" * (len(proxies) + 1)]
         cells = [_cell(res.get(t), "per_client_kb", ".2f", notes) for t in proxies]
-        cells.append(_ratio(res.get("sluice", {}).get("per_client_kb"),
-                            res.get("pgbouncer", {}).get("per_client_kb")))
+        cells.append(_ratio(res.get("sluice"), res.get("pgbouncer"), "per_client_kb"))
         lines.append("| RSS per client | " + " | ".join(cells) + " |")
         cells = []
         for t in proxies:
@@ -292,3 +304,28 @@ def update_readme(readme: Path, table: str) -> bool:
         return False
     readme.write_text(text[:begin + len(README_BEGIN)] + "\n\n" + table + "\n" + text[end:])
     return True
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python3 bench/report.py [--readme] [DIR]`: writes DIR/latest.md (default
+    bench/results) again from DIR/latest.json, after a change to how it is rendered; with
+    --readme README.md's tables too. Measures nothing."""
+    import argparse
+    p = argparse.ArgumentParser(description=main.__doc__)
+    p.add_argument("dir", nargs="?", type=Path, default=Path(__file__).parent / "results")
+    p.add_argument("--readme", action="store_true")
+    args = p.parse_args(argv)
+    data = json.loads((args.dir / "latest.json").read_text())
+    _, md_path = write_outputs(data, args.dir)
+    print(f"wrote {md_path}")
+    if args.readme:
+        readme = Path(__file__).resolve().parent.parent / "README.md"
+        if not update_readme(readme, markdown(data)):
+            print(f"README.md has no {README_BEGIN} marker: not updated")
+            return 1
+        print(f"updated the Performance section of {readme}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
