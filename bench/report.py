@@ -296,6 +296,18 @@ def write_outputs(data: dict, out_dir: Path) -> tuple[Path, Path]:
     return json_path, md_path
 
 
+README = Path(__file__).resolve().parent.parent / "README.md"
+
+
+def put_into_readme(table: str) -> bool:
+    """update_readme() on the repository's README.md, saying what it did."""
+    if update_readme(README, table):
+        print(f"updated the Performance section of {README}")
+        return True
+    print(f"README.md has no {README_BEGIN} marker: not updated")
+    return False
+
+
 def update_readme(readme: Path, table: str) -> bool:
     """Replaces the text between the bench markers in README.md; False if they are absent."""
     text = readme.read_text()
@@ -318,12 +330,8 @@ def main(argv: list[str] | None = None) -> int:
     data = json.loads((args.dir / "latest.json").read_text())
     _, md_path = write_outputs(data, args.dir)
     print(f"wrote {md_path}")
-    if args.readme:
-        readme = Path(__file__).resolve().parent.parent / "README.md"
-        if not update_readme(readme, markdown(data)):
-            print(f"README.md has no {README_BEGIN} marker: not updated")
-            return 1
-        print(f"updated the Performance section of {readme}")
+    if args.readme and not put_into_readme(markdown(data)):
+        return 1
     return 0
 
 

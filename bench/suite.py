@@ -476,11 +476,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\n" + table)
         print(f"wrote {json_path} and {md_path}")
         if args.readme:
-            readme = REPO_ROOT / "README.md"
-            if report.update_readme(readme, table):
-                print(f"updated the Performance section of {readme}")
-            else:
-                print(f"README.md has no {report.README_BEGIN} marker: not updated")
+            report.put_into_readme(table)
         if sluice_failed:
             print("bench: a Sluice run failed (see above)")
         return 1 if sluice_failed else 0

@@ -116,7 +116,7 @@ def test_deferred_accept_waits_for_the_first_packet(pg, sluice, tmp_path, io_bac
             wire.read_reply(silent, 0.1)  # neither answered nor closed
         # The first packet hands the connection over; the login and a query go as usual,
         # through SSLRequest's answer too (the packet read as the connection is accepted).
-        client.sendall(struct.pack("!II", 8, 80877103))
+        client.sendall(struct.pack("!II", 8, wire.SSL_REQUEST_CODE))
         assert client.recv(1) == b"N"
         wire.login_on(client, user=APP_USER, dbname=APP_DB, password=APP_PASSWORD)
         assert proxy_end_state(proxy, client) == "ESTABLISHED"
