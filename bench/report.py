@@ -193,6 +193,12 @@ def _note_mark(res: dict, notes: dict) -> str:
     return f" [{notes[reason]}]"
 
 
+def _workers(machine: dict) -> str:
+    """", N workers" as Sluice logged it at start (older results did not record it)."""
+    n = machine.get("sluice_workers")
+    return f", {n} worker{'s' if n != 1 else ''}" if n else ""
+
+
 def markdown(data: dict) -> str:
     suite, machine = data["suite"], data["machine"]
     targets = [t for t in ("direct", "pgbouncer", "pgpool", "sluice") if t in data["targets"]]
@@ -211,7 +217,8 @@ def markdown(data: dict) -> str:
         f"{machine['memory_gib']} GiB, {machine['os']}, Linux {machine['kernel']}. "
         f"{machine['postgresql']}; {machine['pgbouncer']}; {machine['pgpool'] or 'no Pgpool-II'}"
         f"; {machine['sluice']} ({machine['sluice_commit']}, "
-        f"{machine['sluice_build_type']}, {machine.get('sluice_io_backend') or '?'}); "
+        f"{machine['sluice_build_type']}, {machine.get('sluice_io_backend') or '?'}"
+        f"{_workers(machine)}); "
         f"{machine['pgbench']}. Load average before / "
         f"after the run: {machine.get('loadavg_start')} / {machine.get('loadavg_end')}.",
         "",

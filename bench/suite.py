@@ -390,8 +390,9 @@ def main(argv: list[str] | None = None) -> int:
             targets[name] = start_target(name, pg, args, pgpool_children)
         if "sluice" in targets and targets["sluice"].server is not None:
             # "listening on ... with N workers on io_uring" (io_backend = auto)
-            m = re.search(r"workers on (\w+)", targets["sluice"].server.log())
-            machine["sluice_io_backend"] = m.group(1) if m else None
+            m = re.search(r"with (\d+) workers on (\w+)", targets["sluice"].server.log())
+            machine["sluice_workers"] = int(m.group(1)) if m else None
+            machine["sluice_io_backend"] = m.group(2) if m else None
         # Also warms PostgreSQL's caches before the first measured run.
         log("warming up")
         for name in args.targets:

@@ -130,7 +130,8 @@ void add_serve_options(CLI::App& cmd, CliOverrides& o) {
   cmd.add_option("--admin-users", o.admin_users,
                  "Comma-separated users allowed to use the admin console")
       ->type_name("LIST");
-  cmd.add_option("--workers", o.workers, "Worker threads; 0 = one per CPU core (default 0)")
+  cmd.add_option("--workers", o.workers,
+                 "Worker threads; 0 = one per usable CPU core but one, at least 1 (default 0)")
       ->type_name("N");
   cmd.add_option("--io-backend", o.io_backend,
                  "Kernel interface of the event loops: io_uring, epoll, or auto (io_uring "

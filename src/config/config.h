@@ -97,7 +97,7 @@ struct AuthConfig {
 struct Config {
   // [server]
   std::vector<HostPort> listen{HostPort{}};
-  int workers = 0;  // 0 = number of cores
+  int workers = 0;  // 0 = usable cores - 1, at least 1 (server/worker_count.h)
   IoBackend io_backend = IoBackend::kAuto;
   // On SIGTERM/SIGINT: stop accepting, let leased connections (transactions under way)
   // finish for at most this long, then close everything. 0 = close at once.

@@ -18,6 +18,7 @@
 #include "net/parking_lot.h"
 #include "server/io_backend.h"
 #include "server/listeners.h"
+#include "server/worker_count.h"
 #include "session/client_session.h"
 #include "session/worker_sessions.h"
 #include "stats/pool_stats.h"
@@ -39,9 +40,7 @@ constexpr auto kStopAcceptingPoll = std::chrono::milliseconds(1);
 constexpr auto kStopAcceptingWait = std::chrono::seconds(5);
 
 int effective_workers(const config::Config& cfg) {
-  if (cfg.workers > 0) return cfg.workers;
-  const unsigned n = std::thread::hardware_concurrency();
-  return n == 0 ? 1 : static_cast<int>(n);
+  return cfg.workers > 0 ? cfg.workers : default_workers(usable_cores());
 }
 
 }  // namespace
