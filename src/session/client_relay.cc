@@ -24,6 +24,11 @@ namespace {
 
 namespace sqlstate = protocol::sqlstate;
 
+// The largest answer copied so that its server connection can go back to the pool before the
+// client has it (see answer_after_release); bigger ones are written from the connection's
+// buffer. Single-row answers and small batches are well under.
+constexpr size_t kAnswerCopyMax = 4096;
+
 uint64_t micros_since(pool::Clock::time_point t) {
   return static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::microseconds>(pool::Clock::now() - t).count());
@@ -432,6 +437,14 @@ asio::awaitable<void> ClientSession::server_pump() {
       co_await fatal(sqlstate::kProtocolViolation, "server sent a malformed message");
       break;
     }
+    // A batch that failed on a stale statement goes again, re-prepared (after the answer).
+    const std::string resend = track ? prepared_->take_resend() : std::string();
+    // Transaction mode: the lease ends at the transaction's end when nothing else is
+    // under way on either side.
+    auto lease_ends = [&] {
+      return saw_idle_rfq && mode_ == config::PoolMode::kTransaction && pins_ == 0 &&
+             transaction_idle() && !closing_;
+    };
     if (scan.forward > 0) {
       pool_->stats().add_sent(scan.forward);
       // (No co_await inside ?: or on braced temporaries: GCC 12 miscompiles those.)
@@ -440,6 +453,11 @@ asio::awaitable<void> ClientSession::server_pump() {
       const std::span<const asio::const_buffer> bufs =
           splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
                           : std::span<const asio::const_buffer>(plain);
+      if (scan.forward <= kAnswerCopyMax && scan.forward == server.in.size() &&
+          resend.empty() && lease_ends()) {
+        co_await answer_after_release(bufs);
+        co_return;
+      }
       const std::error_code ec = co_await write_client(bufs);
       server.in.consume(scan.forward);
       if (ec) {
@@ -447,28 +465,37 @@ asio::awaitable<void> ClientSession::server_pump() {
         break;
       }
     }
-    if (track) {
-      // A batch that failed on a stale statement goes again, re-prepared.
-      const std::string resend = prepared_->take_resend();
-      if (!resend.empty()) {
-        const std::array<asio::const_buffer, 1> bufs{asio::buffer(resend)};
-        if (co_await write_server(bufs)) {
-          server.broken = true;
-          co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
-          break;
-        }
+    if (!resend.empty()) {
+      const std::array<asio::const_buffer, 1> bufs{asio::buffer(resend)};
+      if (co_await write_server(bufs)) {
+        server.broken = true;
+        co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
+        break;
       }
     }
-    // Transaction mode: the lease ends at the transaction's end when nothing else is
-    // under way on either side.
-    if (saw_idle_rfq && mode_ == config::PoolMode::kTransaction && pins_ == 0 &&
-        transaction_idle() && server.in.empty() && !closing_) {
-      release = true;
-    }
+    release = lease_ends() && server.in.empty();
   }
   pump_running_ = false;
   if (release) release_server();
   notify_changed();
+}
+
+asio::awaitable<void> ClientSession::answer_after_release(
+    std::span<const asio::const_buffer> bufs) {
+  // The server has said all it will: its connection goes back to the pool now, not after
+  // the write to the client completes. That write takes an event-loop round (on io_uring
+  // its completion comes with the next batch), which a client waiting for a connection
+  // would otherwise wait too. The answer is copied first, since the next lease reuses the
+  // connection's buffer.
+  std::string& answer = live_->answer_;
+  answer.clear();
+  for (const auto& b : bufs) answer.append(static_cast<const char*>(b.data()), b.size());
+  live_->server_->in.consume(live_->server_->in.size());
+  pump_running_ = false;
+  release_server();
+  notify_changed();
+  const std::array<asio::const_buffer, 1> out{asio::buffer(answer)};
+  if (co_await write_client(out)) live_->client_.close();  // run() sees that and cleans up
 }
 
 }  // namespace sluice::session

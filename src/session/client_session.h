@@ -96,6 +96,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<SyncOutcome> sync_parameters();
   asio::awaitable<void> server_pump_loop();
   asio::awaitable<void> server_pump();
+  // Ends the lease, then writes the transaction's last answer (`bufs`) to the client.
+  asio::awaitable<void> answer_after_release(std::span<const asio::const_buffer> bufs);
   asio::awaitable<void> stop_server_pump();
   asio::awaitable<void> finish();
   void release_server();
@@ -141,6 +143,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // applied at the next ReadyForQuery 'I' unless an error came or the transaction that
     // held them did not commit.
     std::vector<router::SessionSetting> settings_in_flight_;
+    // A transaction's last answer, written to the client after its lease ended.
+    std::string answer_;
   };
   std::unique_ptr<Live> live_;
   // While parked in the lot: the socket, and the session's owner. (At exit the process
