@@ -86,6 +86,9 @@ void ClientSession::set_state(ClientState state) {
 }
 
 asio::awaitable<void> ClientSession::fatal(std::string_view sqlstate, std::string_view message) {
+  // An answer may still be on its way (its lease already ended, see answer_after_release):
+  // the error goes after it, not into it.
+  while (client_writing_) co_await changed().async_wait(kNoThrow);
   co_await send_fatal(live_->client_, sqlstate, message);
   live_->client_.close();
 }
@@ -463,10 +466,7 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   for (int attempt = 1;; ++attempt) {
     if (std::optional<pool::ServerError> error = co_await lease_server()) {
       set_state(ClientState::kIdle);
-      std::string out;
-      protocol::append_error(out, protocol::kSeverityFatal, error->sqlstate, error->message);
-      co_await live_->client_.write_all(asio::buffer(out));
-      live_->client_.close();
+      co_await fatal(error->sqlstate, error->message);
       co_return false;
     }
     live_->server_->stream.rebind(live_->client_.socket().get_executor());
