@@ -453,8 +453,8 @@ asio::awaitable<void> ClientSession::server_pump() {
       const std::span<const asio::const_buffer> bufs =
           splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
                           : std::span<const asio::const_buffer>(plain);
-      if (scan.forward <= kAnswerCopyMax && scan.forward == server.in.size() &&
-          resend.empty() && lease_ends()) {
+      if (scan.forward <= kAnswerCopyMax && scan.forward == server.in.size() && resend.empty() &&
+          lease_ends()) {
         co_await answer_after_release(bufs);
         co_return;
       }
