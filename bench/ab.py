@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""Two Sluice builds against PgBouncer on one PostgreSQL, in alternating rounds: tells whether
+a change to Sluice helps when the machine's noise (rounds here differ by 10-30%) is larger
+than the change. Each round runs the three targets back to back, in a rotating order; the
+result is the median of the rounds' ratios to PgBouncer, as in `make bench`.
+
+    bench/ab.py --a old/sluice --b build/sluice [--rounds 6] [--seconds 8] -- -S -c 200
+
+Everything after `--` goes to pgbench (with -j 2). Uses the suite's settings (pool size 20,
+transaction mode, plain TCP) and its harness, which stops every server it started."""
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent / "tests" / "integration"))
+sys.path.insert(0, str(BENCH_DIR))
+
+from harness import (PostgresServer, SluiceProxy, install_signal_handlers,  # noqa: E402
+                     run_pgbench, stop_all)
+
+import pgbench_run  # noqa: E402
+import procstat  # noqa: E402
+import suite  # noqa: E402
+
+MAX_CLIENTS = 2000
+WARMUP_ARGS = ["-n", "-S", "-c", "16", "-j", "2", "-T", "5"]
+
+
+class BuildProxy(SluiceProxy):
+    """A SluiceProxy running a given binary rather than $SLUICE_BIN."""
+
+    def __init__(self, binary: Path, **kwargs):
+        super().__init__(**kwargs)
+        self.binary = binary
+
+    @property
+    def command(self) -> list[str]:
+        return [str(self.binary), "serve", "-c", str(self.config_path),
+                "--listen", f"{self.host}:{self.port}", *self.extra_args]
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--a", type=Path, required=True, help="the first sluice binary")
+    p.add_argument("--b", type=Path, required=True, help="the second sluice binary")
+    p.add_argument("--workers-a", type=int, default=0, help="--workers for A (0: default)")
+    p.add_argument("--workers-b", type=int, default=0, help="--workers for B (0: default)")
+    p.add_argument("--rounds", type=int, default=6)
+    p.add_argument("--seconds", type=int, default=8, help="pgbench -T per run")
+    p.add_argument("--scale", type=int, default=16, help="pgbench -i -s")
+    p.add_argument("pgbench", nargs="+", help="pgbench arguments, after --")
+    args = p.parse_args(argv)
+    for binary in (args.a, args.b):
+        if not binary.exists():
+            p.error(f"{binary} does not exist: build it, or copy a build there first")
+    return args
+
+
+def start_sluice(pg: PostgresServer, binary: Path, workers: int, name: str) -> BuildProxy:
+    settings = argparse.Namespace(pool_size=20, workers=workers)
+    proxy = BuildProxy(binary.resolve(), config=suite.sluice_config(MAX_CLIENTS),
+                       args=suite.sluice_flags(pg, settings), name=name)
+    return proxy.start()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    install_signal_handlers()
+    pg = PostgresServer(max_connections=400)
+    try:
+        pg.start()
+        init = run_pgbench(pg.port, ["-i", "-q", "-s", str(args.scale)], user=suite.USER,
+                           dbname=suite.DB, timeout=600)
+        if init.returncode != 0:
+            print(f"pgbench -i failed: {init.stderr}")
+            return 1
+        bouncer = suite.make_pgbouncer(pg, argparse.Namespace(pool_size=20), MAX_CLIENTS)
+        bouncer.start()
+        proxies = {"PgBouncer": bouncer,
+                   "A": start_sluice(pg, args.a, args.workers_a, "sluice-a"),
+                   "B": start_sluice(pg, args.b, args.workers_b, "sluice-b")}
+        for proxy in proxies.values():
+            run_pgbench(proxy.port, WARMUP_ARGS, user=suite.USER, dbname=suite.DB,
+                        sslmode="disable", timeout=100)
+        runs: dict[str, list[pgbench_run.RunResult]] = {name: [] for name in proxies}
+        names = list(proxies)
+        for r in range(args.rounds):
+            for name in names[r % 3:] + names[:r % 3]:
+                pid = proxies[name].proc.pid
+                result = pgbench_run.run_pgbench(
+                    proxies[name].port, [*args.pgbench, "-j", "2"], user=suite.USER,
+                    dbname=suite.DB, duration=args.seconds,
+                    cpu_probe=lambda pid=pid: procstat.cpu_seconds(pid))
+                if not result.ok:
+                    print(f"round {r + 1}: {name} failed: {result.reason}")
+                    return 1
+                runs[name].append(result)
+            print(f"round {r + 1}: " + ", ".join(
+                f"{name} {runs[name][-1].tps:.0f} TPS p99 {runs[name][-1].p99_ms:.1f} ms"
+                for name in names), flush=True)
+        base = runs["PgBouncer"]
+        for name in names:
+            mine = runs[name]
+            tps = statistics.median(m.tps / b.tps for m, b in zip(mine, base))
+            cpu = statistics.median(m.cpu_s_per_1k_tx / b.cpu_s_per_1k_tx
+                                    for m, b in zip(mine, base))
+            print(f"{name}: TPS x{tps:.3f}, CPU per transaction x{cpu:.3f} (vs PgBouncer), "
+                  f"p50 {statistics.median(m.p50_ms for m in mine):.2f} ms, "
+                  f"p99 {statistics.median(m.p99_ms for m in mine):.1f} ms")
+        return 0
+    finally:
+        stop_all()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
