@@ -11,7 +11,6 @@ transaction mode, plain TCP) and its harness, which stops every server it starte
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from harness import (PostgresServer, SluiceProxy, install_signal_handlers,  # no
 
 import pgbench_run  # noqa: E402
 import procstat  # noqa: E402
+import report  # noqa: E402
 import suite  # noqa: E402
 
 MAX_CLIENTS = 2000
@@ -86,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         for proxy in proxies.values():
             run_pgbench(proxy.port, WARMUP_ARGS, user=suite.USER, dbname=suite.DB,
                         sslmode="disable", timeout=100)
-        runs: dict[str, list[pgbench_run.RunResult]] = {name: [] for name in proxies}
+        # Per target, its rounds as `make bench` records them, for report's medians.
+        runs: dict[str, dict] = {name: {"rounds": []} for name in proxies}
         names = list(proxies)
         for r in range(args.rounds):
             for name in names[r % 3:] + names[:r % 3]:
@@ -98,19 +99,17 @@ def main(argv: list[str] | None = None) -> int:
                 if not result.ok:
                     print(f"round {r + 1}: {name} failed: {result.reason}")
                     return 1
-                runs[name].append(result)
+                runs[name]["rounds"].append({**result.to_json(), "round": r})
             print(f"round {r + 1}: " + ", ".join(
-                f"{name} {runs[name][-1].tps:.0f} TPS p99 {runs[name][-1].p99_ms:.1f} ms"
-                for name in names), flush=True)
+                f"{name} {runs[name]['rounds'][-1]['tps']:.0f} TPS "
+                f"p99 {runs[name]['rounds'][-1]['p99_ms']:.1f} ms" for name in names), flush=True)
         base = runs["PgBouncer"]
         for name in names:
             mine = runs[name]
-            tps = statistics.median(m.tps / b.tps for m, b in zip(mine, base))
-            cpu = statistics.median(m.cpu_s_per_1k_tx / b.cpu_s_per_1k_tx
-                                    for m, b in zip(mine, base))
-            print(f"{name}: TPS x{tps:.3f}, CPU per transaction x{cpu:.3f} (vs PgBouncer), "
-                  f"p50 {statistics.median(m.p50_ms for m in mine):.2f} ms, "
-                  f"p99 {statistics.median(m.p99_ms for m in mine):.1f} ms")
+            print(f"{name}: TPS x{report.paired_ratio(mine, base, 'tps'):.3f}, CPU per "
+                  f"transaction x{report.paired_ratio(mine, base, 'cpu_s_per_1k_tx'):.3f} "
+                  f"(vs PgBouncer), p50 {report.median_of(mine['rounds'], 'p50_ms'):.2f} ms, "
+                  f"p99 {report.median_of(mine['rounds'], 'p99_ms'):.1f} ms")
         return 0
     finally:
         stop_all()
