@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Two Sluice builds against PgBouncer on one PostgreSQL, in alternating rounds: tells whether
 a change to Sluice helps when the machine's noise (rounds here differ by 10-30%) is larger
-than the change. Each round runs the three targets back to back, in a rotating order; the
-result is the median of the rounds' ratios to PgBouncer, as in `make bench`.
+than the change. Each round runs the three targets back to back, in an order that changes
+who follows whom (suite.round_order); the result is the median of the rounds' ratios to
+PgBouncer, as in `make bench`.
 
     bench/ab.py --a old/sluice --b build/sluice [--rounds 6] [--seconds 8] -- -S -c 200
 
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         runs: dict[str, dict] = {name: {"rounds": []} for name in proxies}
         names = list(proxies)
         for r in range(args.rounds):
-            for name in names[r % 3:] + names[:r % 3]:
+            for name in suite.round_order(names, r):
                 pid = proxies[name].proc.pid
                 result = pgbench_run.run_pgbench(
                     proxies[name].port, [*args.pgbench, "-j", "2"], user=suite.USER,

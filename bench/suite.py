@@ -247,6 +247,28 @@ def run_time(sc: Scenario, t: Target, args: argparse.Namespace) -> int:
     return args.duration + math.ceil(ready * 1.2)
 
 
+def round_order(targets: list[str], rnd: int) -> list[str]:
+    """The order of the targets in round `rnd`: the rows of a Williams design, in which every
+    target runs right after every other one equally often over len(targets) rounds (twice
+    that for an odd number of targets). A plain rotation would start each round with a
+    different target but keep who follows whom: Sluice always ran right after Pgpool-II,
+    PgBouncer right after direct PostgreSQL's hundreds of backends."""
+    n = len(targets)
+    if n < 2:
+        return list(targets)
+    first, low, high = [0], 1, n - 1  # 0, 1, n-1, 2, n-2, ...
+    while len(first) < n:
+        first.append(low)
+        low += 1
+        if len(first) < n:
+            first.append(high)
+            high -= 1
+    rows = [[(i + shift) % n for i in first] for shift in range(n)]
+    if n % 2:
+        rows += [row[::-1] for row in rows]
+    return [targets[i] for i in rows[rnd % len(rows)]]
+
+
 def backends(pg: PostgresServer) -> int:
     try:
         return pg.server_connections(USER, DB)
@@ -409,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         idle_runs: dict[str, list[dict]] = {t: [] for t in args.targets}
         for rnd in range(args.rounds):
             # Rotate who goes first each round, so no target always follows the same one.
-            order = args.targets[rnd % len(args.targets):] + args.targets[:rnd % len(args.targets)]
+            order = round_order(args.targets, rnd)
             log(f"round {rnd + 1}/{args.rounds}")
             for sc in args.scenario_list:
                 for name in order:
