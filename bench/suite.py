@@ -430,7 +430,6 @@ def main(argv: list[str] | None = None) -> int:
             s.key: {t: [] for t in args.targets} for s in args.scenario_list}
         idle_runs: dict[str, list[dict]] = {t: [] for t in args.targets}
         for rnd in range(args.rounds):
-            # Rotate who goes first each round, so no target always follows the same one.
             order = round_order(args.targets, rnd)
             log(f"round {rnd + 1}/{args.rounds}")
             for sc in args.scenario_list:

@@ -33,4 +33,3 @@ def test_every_target_follows_every_other_equally_often(targets):
     assert len(set(positions.values())) == 1, positions
     # The next cycle repeats this one.
     assert [suite.round_order(targets, r + cycle) for r in range(cycle)] == rounds
-
