@@ -25,8 +25,9 @@ awaitable<std::error_code> Stream::connect_tls(asio::ssl::context& ctx, const st
 }
 
 awaitable<std::tuple<std::error_code, size_t>> Stream::read_some(asio::mutable_buffer buf) {
-  if (tls_) co_return co_await tls_->async_read_some(buf, kNoThrow);
-  co_return co_await socket_.async_read_some(buf, kNoThrow);
+  // (Not a coroutine: asio's own awaitable is handed over, one coroutine frame less.)
+  if (tls_) return tls_->async_read_some(buf, kNoThrow);
+  return socket_.async_read_some(buf, kNoThrow);
 }
 
 size_t Stream::read_available(asio::mutable_buffer buf, std::error_code& ec) {
@@ -56,12 +57,15 @@ awaitable<std::error_code> Stream::write_all(asio::const_buffer buf) {
 }
 
 awaitable<std::error_code> Stream::write_all(std::span<const asio::const_buffer> bufs) {
-  if (tls_) {
-    auto [ec, n] = co_await asio::async_write(*tls_, bufs, kNoThrow);
-    co_return ec;
-  }
-  auto [ec, n] = co_await asio::async_write(socket_, bufs, kNoThrow);
+  auto [ec, n] = co_await send_all(bufs);
   co_return ec;
+}
+
+awaitable<std::tuple<std::error_code, size_t>> Stream::send_all(
+    std::span<const asio::const_buffer> bufs) {
+  // (Not a coroutine, as read_some.)
+  if (tls_) return asio::async_write(*tls_, bufs, kNoThrow);
+  return asio::async_write(socket_, bufs, kNoThrow);
 }
 
 awaitable<std::error_code> Stream::write_all_at_once(asio::const_buffer buf) {

@@ -46,6 +46,9 @@ class Stream {
   size_t read_available(asio::mutable_buffer buf, std::error_code& ec);
   awaitable<std::error_code> write_all(asio::const_buffer buf);
   awaitable<std::error_code> write_all(std::span<const asio::const_buffer> bufs);
+  // write_all() with asio's own result (error, bytes written) and no coroutine frame of
+  // its own, for the relay's writes: a frame per message costs more than the tuple.
+  awaitable<std::tuple<std::error_code, size_t>> send_all(std::span<const asio::const_buffer> bufs);
   // write_all() for the answers of a login, while nothing else can write to the socket:
   // one non-blocking send(2) first, which a fresh connection's buffer always takes, so the
   // coroutine goes on without a round trip through the event loop (two per login: the

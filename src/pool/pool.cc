@@ -214,11 +214,15 @@ asio::awaitable<AcquireResult> Pool::acquire() {
       reserve_at = start + opts->settings.reserve_pool_timeout;
     }
   };
-  auto waited = [start] {
+  // Clock reads are a visible share of a lease: the fast path (an idle connection at
+  // once) takes one, and reports no wait.
+  bool suspended = false;
+  auto waited = [start, &suspended] {
+    if (!suspended) return std::chrono::microseconds(0);
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   };
   for (bool may_evict = true;;) {
-    Step step = next_step(ex, Clock::now(), may_evict, waiter);
+    Step step = next_step(ex, suspended || !may_evict ? Clock::now() : start, may_evict, waiter);
     if (step.kind == Step::Kind::kEvict) {
       may_evict = false;  // one eviction attempt, then queue like everyone else
       db_->evict_idle_except(this);
@@ -226,8 +230,10 @@ asio::awaitable<AcquireResult> Pool::acquire() {
     }
     if (step.kind == Step::Kind::kWait) {
       read_options();
+      suspended = true;
       step = co_await wait_in_queue(waiter, deadline, reserve_at);
     }
+    if (step.kind == Step::Kind::kCheck || step.kind == Step::Kind::kOpen) suspended = true;
     AcquireResult r;
     switch (step.kind) {
       case Step::Kind::kCheck: {
@@ -445,8 +451,8 @@ void Pool::fail_waiters_locked(const ServerError& error) {
   waiters_.clear();
 }
 
-void Pool::release(ServerPtr conn) {
-  conn->last_used = Clock::now();
+void Pool::release(ServerPtr conn, Clock::time_point now) {
+  conn->last_used = now;
   conn->active = false;
   conn->client_id = 0;
   std::unique_lock lock(mutex_);

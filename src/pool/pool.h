@@ -87,7 +87,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // idle connections are checked first when due or suspect.
   asio::awaitable<AcquireResult> acquire();
   // Returns a connection; it is closed instead when broken or not idle ('I').
-  void release(ServerPtr conn);
+  void release(ServerPtr conn, Clock::time_point now = Clock::now());
 
   // Server ParameterStatus values for clients' welcome messages (empty until known).
   FlatStringMap server_params() const;

@@ -1,5 +1,7 @@
 #include "protocol/reader.h"
 
+#include <cstring>
+
 #include "common/bytes.h"
 
 namespace sluice::protocol {
@@ -34,15 +36,16 @@ uint8_t BodyReader::u8() {
 
 std::string_view BodyReader::cstr() {
   if (!ok_) return {};
-  for (size_t i = pos_; i < body_.size(); ++i) {
-    if (body_[i] == 0) {
-      std::string_view s(reinterpret_cast<const char*>(body_.data() + pos_), i - pos_);
-      pos_ = i + 1;
-      return s;
-    }
+  // memchr: a query's text is read this way several times per message.
+  const auto* start = body_.data() + pos_;
+  const auto* nul = static_cast<const uint8_t*>(std::memchr(start, 0, body_.size() - pos_));
+  if (nul == nullptr) {
+    ok_ = false;
+    return {};
   }
-  ok_ = false;
-  return {};
+  const auto length = static_cast<size_t>(nul - start);
+  pos_ += length + 1;
+  return {reinterpret_cast<const char*>(start), length};
 }
 
 std::string_view BodyReader::take(size_t n) {

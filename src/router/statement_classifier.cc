@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <exception>
 #include <nlohmann/json.hpp>
 
@@ -39,6 +40,18 @@ constexpr std::array<std::string_view, 16> kLeadingKeywords = {
     "begin", "start", "commit", "rollback", "end",     "abort",      "savepoint", "release"};
 constexpr size_t kShortestKeyword = 3;
 constexpr size_t kLongestKeyword = 10;
+// kKeywords by length, so that a word is compared with a few at most.
+constexpr size_t kMostKeywordsOfOneLength = 5;
+constexpr auto kKeywordsByLength = [] {
+  std::array<std::array<std::string_view, kMostKeywordsOfOneLength>, kLongestKeyword + 1> table{};
+  for (std::string_view keyword : kKeywords) {
+    auto& row = table[keyword.size()];
+    size_t k = 0;
+    while (!row[k].empty()) ++k;  // (a row too short fails to compile: out of bounds)
+    row[k] = keyword;
+  }
+  return table;
+}();
 // Bit (c - 'a') is set for each keyword's first letter c: most words are rejected by it.
 constexpr uint32_t kKeywordInitials = [] {
   uint32_t mask = 0;
@@ -68,11 +81,6 @@ std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) c = lower(c);
   return out;
-}
-
-bool icontains(std::string_view haystack, std::string_view needle) {
-  return std::search(haystack.begin(), haystack.end(), needle.begin(), needle.end(),
-                     [](char x, char y) { return lower(x) == y; }) != haystack.end();
 }
 
 // Bytes of an unquoted identifier or keyword ('$' excluded on purpose, see might_matter);
@@ -594,6 +602,29 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
 }
 
+// Whether a word holds "advisory" or "pg_temp" (any case). Both are parts of names with an
+// underscore (pg_advisory_lock, pg_temp_3); only those are searched, from the letters of
+// the two that are rarer in SQL ('v', '_'), as every word of every query comes here.
+bool has_pin_substring(std::string_view word) {
+  constexpr std::string_view kAdvisory = "advisory";  // 'v' at 2
+  constexpr std::string_view kPgTemp = "pg_temp";     // '_' at 2
+  if (word.size() < kPgTemp.size() || std::memchr(word.data(), '_', word.size()) == nullptr) {
+    return false;
+  }
+  for (size_t j = 2; j < word.size(); ++j) {
+    const char c = word[j];
+    if (c == '_' && j + kPgTemp.size() - 2 <= word.size() &&
+        iequals(word.substr(j - 2, kPgTemp.size()), kPgTemp)) {
+      return true;
+    }
+    if ((c == 'v' || c == 'V') && j + kAdvisory.size() - 2 <= word.size() &&
+        iequals(word.substr(j - 2, kAdvisory.size()), kAdvisory)) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Whether a statement may start at `at`: nothing but whitespace before it since the text's
 // start or a ';', or a comment just before it. Errs towards yes (a string literal that
 // ends in ';' or holds "--" passes), never towards no: a statement that starts there
@@ -618,32 +649,32 @@ bool may_start_statement(std::string_view sql, size_t at) {
 bool might_matter(std::string_view sql) {
   const size_t n = sql.size();
   size_t i = 0;
-  while (i < n) {
-    if (!is_word_byte(sql[i])) {
-      ++i;
-      continue;
-    }
+  for (;;) {
+    while (i < n && !is_word_byte(sql[i])) ++i;
+    if (i == n) return false;
     const size_t start = i;
-    bool underscore = false;
-    for (; i < n && is_word_byte(sql[i]); ++i) underscore |= sql[i] == '_';
+    while (i < n && is_word_byte(sql[i])) ++i;
     std::string_view word = sql.substr(start, i - start);
     // U&"..." can spell any identifier (a function or schema name) with escapes.
-    if (word.size() == 1 && lower(word[0]) == 'u' && i < n && sql[i] == '&') return true;
+    if (word.size() == 1) {
+      if (lower(word[0]) == 'u' && i < n && sql[i] == '&') return true;
+      continue;
+    }
     // Substrings: pg_advisory_*(), pg_temp / pg_temp_3 schemas.
-    if (underscore && (icontains(word, "advisory") || icontains(word, "pg_temp"))) return true;
+    if (has_pin_substring(word)) return true;
     // A number glued to a keyword (`1SET`) lexes as two tokens in older servers.
     while (!word.empty() && word[0] >= '0' && word[0] <= '9') word.remove_prefix(1);
     if (word.size() < kShortestKeyword || word.size() > kLongestKeyword) continue;
     const char first = lower(word[0]);
     if (first < 'a' || first > 'z' || !(kKeywordInitials & (1u << (first - 'a')))) continue;
-    for (std::string_view keyword : kKeywords) {
+    for (std::string_view keyword : kKeywordsByLength[word.size()]) {
+      if (keyword.empty()) break;
       if (!iequals(word, keyword)) continue;
       if (!contains(kLeadingKeywords, keyword)) return true;
       if (may_start_statement(sql, i - word.size())) return true;
       break;
     }
   }
-  return false;
 }
 
 Classification classify(std::string_view sql) {

@@ -29,9 +29,9 @@ namespace sqlstate = protocol::sqlstate;
 // buffer. Single-row answers and small batches are well under.
 constexpr size_t kAnswerCopyMax = 4096;
 
-uint64_t micros_since(pool::Clock::time_point t) {
+uint64_t micros_between(pool::Clock::time_point from, pool::Clock::time_point to) {
   return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::microseconds>(pool::Clock::now() - t).count());
+      std::chrono::duration_cast<std::chrono::microseconds>(to - from).count());
 }
 
 // Severity FATAL or PANIC: PostgreSQL ends the session after sending it.
@@ -49,7 +49,7 @@ asio::awaitable<void> ClientSession::server_pump_loop() {
   while (!pump_loop_exit_) {
     if (!pump_running_) {
       if (pump_loop_end_) break;
-      co_await changed().async_wait(kNoThrow);
+      co_await wait_changed();
       continue;
     }
     co_await server_pump();
@@ -161,14 +161,14 @@ void ClientSession::update_statement_name_context() {
   prepared_->set_name_context(it == wanted_params_.end() ? std::string() : it->second);
 }
 
-void ClientSession::count_client_message(char type) {
+void ClientSession::count_client_message(char type, pool::Clock::time_point now) {
   switch (type) {
     case 'Q':
     case 'F':
-      if (pending_syncs_++ == 0) live_->query_start_ = pool::Clock::now();
+      if (pending_syncs_++ == 0) live_->query_start_ = now;
       break;
     case 'S':
-      if (pending_syncs_++ == 0) live_->query_start_ = pool::Clock::now();
+      if (pending_syncs_++ == 0) live_->query_start_ = now;
       extended_open_ = false;
       break;
     case 'P':
@@ -224,7 +224,6 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
       if (ec || n == 0) co_return false;
       live_->in_.commit(n);
     }
-    last_client_activity_ = pool::Clock::now();
     if (track_statements_ && !prepared_) {
       // Created with the client's first message, before any request is in flight: idle
       // clients that never sent anything do without.
@@ -247,6 +246,10 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
         live_->in_.data()[0] != 'X') {
       if (!co_await ensure_server()) co_return false;
     }
+    // One clock read per batch of client messages (they arrived together), taken after any
+    // wait for a server above: it starts the batch's query and probe timings.
+    const pool::Clock::time_point now = pool::Clock::now();
+    last_client_activity_ = now;
     bool terminate = false;
     Splicer splice(live_->in_.data());
     const bool track = prepared_ != nullptr;
@@ -262,8 +265,8 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
             terminate = true;
             return ScanAction::kStopBefore;
           }
-          count_client_message(type);
-          probe_->on_client_message(type, body, prepared_.get());
+          count_client_message(type, now);
+          probe_->on_client_message(type, body, prepared_.get(), now);
           if (pinning && complete && (type == 'Q' || type == 'P')) {
             protocol::BodyReader r(body);
             if (type == 'P') r.cstr();  // the statement name
@@ -332,9 +335,9 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
 asio::awaitable<std::error_code> ClientSession::write_client(
     std::span<const asio::const_buffer> bufs) {
   // The relay and the pump may both answer the client: one write at a time.
-  while (client_writing_) co_await changed().async_wait(kNoThrow);
+  while (client_writing_) co_await wait_changed();
   client_writing_ = true;
-  const std::error_code ec = co_await live_->client_.write_all(bufs);
+  const auto [ec, n] = co_await live_->client_.send_all(bufs);
   client_writing_ = false;
   notify_changed();
   co_return ec;
@@ -343,10 +346,10 @@ asio::awaitable<std::error_code> ClientSession::write_client(
 asio::awaitable<std::error_code> ClientSession::write_server(
     std::span<const asio::const_buffer> bufs) {
   // The relay forwards, the pump re-sends a batch: one write at a time.
-  while (server_writing_) co_await changed().async_wait(kNoThrow);
+  while (server_writing_) co_await wait_changed();
   if (!live_->server_) co_return asio::error::not_connected;
   server_writing_ = true;
-  const std::error_code ec = co_await live_->server_->stream.write_all(bufs);
+  const auto [ec, n] = co_await live_->server_->stream.send_all(bufs);
   server_writing_ = false;
   notify_changed();
   co_return ec;
@@ -354,6 +357,7 @@ asio::awaitable<std::error_code> ClientSession::write_server(
 
 asio::awaitable<void> ClientSession::server_pump() {
   bool release = false;
+  pool::Clock::time_point now;  // when the last batch arrived
   // closing_ is checked before every read: a stop requested before the first read was
   // issued had nothing to cancel.
   while (live_->server_ && !release && !closing_) {
@@ -379,6 +383,8 @@ asio::awaitable<void> ClientSession::server_pump() {
     }
     bool saw_idle_rfq = false;
     const bool track = prepared_ != nullptr;
+    // One clock read per batch of server messages, for every timing they end.
+    now = pool::Clock::now();
     Splicer splice(server.in.data());
     ScanResult scan = live_->server_scan_.scan(
         server.in.data(),
@@ -402,17 +408,17 @@ asio::awaitable<void> ClientSession::server_pump() {
             // ReadyForQuery) never happened for the client.
             if (!forward && (type == 'E' || type == 'Z')) return ScanAction::kForward;
           }
-          if (probe_ && QueryProbe::watches(type)) probe_->on_server_message(type, body);
+          if (probe_ && QueryProbe::watches(type)) probe_->on_server_message(type, body, now);
           if (type == 'Z' && !body.empty()) {
             tx_status_ = static_cast<char>(body[0]);
             server.tx_status = tx_status_;
             if (pending_syncs_ > 0 && --pending_syncs_ == 0) {
-              pool_->stats().add_query(micros_since(live_->query_start_));
+              pool_->stats().add_query(micros_between(live_->query_start_, now));
               query_timeout_cancel_sent_ = false;
             }
             if (tx_status_ == 'I') {
-              pool_->stats().add_xact(micros_since(live_->xact_start_));
-              live_->xact_start_ = pool::Clock::now();
+              pool_->stats().add_xact(micros_between(live_->xact_start_, now));
+              live_->xact_start_ = now;
               saw_idle_rfq = true;
             }
           } else if (type == 'E' && is_fatal_error(body)) {
@@ -455,7 +461,7 @@ asio::awaitable<void> ClientSession::server_pump() {
                           : std::span<const asio::const_buffer>(plain);
       if (scan.forward <= kAnswerCopyMax && scan.forward == server.in.size() && resend.empty() &&
           lease_ends()) {
-        co_await answer_after_release(bufs);
+        co_await answer_after_release(bufs, now);
         co_return;
       }
       const std::error_code ec = co_await write_client(bufs);
@@ -476,12 +482,12 @@ asio::awaitable<void> ClientSession::server_pump() {
     release = lease_ends() && server.in.empty();
   }
   pump_running_ = false;
-  if (release) release_server();
+  if (release) release_server(now);
   notify_changed();
 }
 
-asio::awaitable<void> ClientSession::answer_after_release(
-    std::span<const asio::const_buffer> bufs) {
+asio::awaitable<void> ClientSession::answer_after_release(std::span<const asio::const_buffer> bufs,
+                                                          pool::Clock::time_point now) {
   // The server has said all it will: its connection goes back to the pool now, not after
   // the write to the client completes. That write takes an event-loop round (on io_uring
   // its completion comes with the next batch), which a client waiting for a connection
@@ -492,7 +498,7 @@ asio::awaitable<void> ClientSession::answer_after_release(
   for (const auto& b : bufs) answer.append(static_cast<const char*>(b.data()), b.size());
   live_->server_->in.consume(live_->server_->in.size());
   pump_running_ = false;
-  release_server();
+  release_server(now);
   notify_changed();
   const std::array<asio::const_buffer, 1> out{asio::buffer(answer)};
   if (co_await write_client(out)) live_->client_.close();  // run() sees that and cleans up

@@ -88,7 +88,7 @@ void ClientSession::set_state(ClientState state) {
 asio::awaitable<void> ClientSession::fatal(std::string_view sqlstate, std::string_view message) {
   // An answer may still be on its way (its lease already ended, see answer_after_release):
   // the error goes after it, not into it.
-  while (client_writing_) co_await changed().async_wait(kNoThrow);
+  while (client_writing_) co_await wait_changed();
   co_await send_fatal(live_->client_, sqlstate, message);
   live_->client_.close();
 }
@@ -135,6 +135,7 @@ asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
     // socket does the same.
     if (!pump_loop_alive_ && !client_writing_ && !server_writing_) {
       live_->changed_.reset();
+      changed_waiters_ = 0;
       if (park_in_lot()) co_return;
     }
     // Otherwise the session waits on its own socket. The wait is allocated at its own size
@@ -540,13 +541,13 @@ asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
   co_return SyncOutcome::kSynced;
 }
 
-void ClientSession::release_server() {
+void ClientSession::release_server(pool::Clock::time_point now) {
   if (!live_->server_) return;
   if (prepared_) prepared_->reset_pending();
   info_->server_pid.store(0, std::memory_order_relaxed);
   info_->server_id.store(0, std::memory_order_relaxed);
   set_state(ClientState::kIdle);
-  pool_->release(std::move(live_->server_));
+  pool_->release(std::move(live_->server_), now);
   live_->server_.reset();
   pool_->db_state().gate.leave(live_->gate_ticket_);
 }
@@ -559,7 +560,7 @@ asio::awaitable<void> ClientSession::stop_server_pump() {
     live_->server_->stream.socket().cancel(ignored);
   }
   while (pump_running_) {
-    co_await changed().async_wait(kNoThrow);
+    co_await wait_changed();
   }
 }
 

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 
+#include "net/no_throw.h"
 #include "net/read_buffer.h"
 #include "net/stream.h"
 #include "pool/pool.h"
@@ -70,7 +71,7 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<bool> relay(bool park_when_idle);
   // One read of client data and everything it sets off; false when the session ends.
   asio::awaitable<bool> relay_round(bool read_first);
-  void count_client_message(char type);
+  void count_client_message(char type, pool::Clock::time_point now);
   // Transaction mode: pins the client to its server connection for what cannot move
   // (LISTEN, session advisory locks, temp tables, WITH HOLD cursors, SQL PREPARE), and
   // unpins on what releases it.
@@ -97,10 +98,13 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<void> server_pump_loop();
   asio::awaitable<void> server_pump();
   // Ends the lease, then writes the transaction's last answer (`bufs`) to the client.
-  asio::awaitable<void> answer_after_release(std::span<const asio::const_buffer> bufs);
+  // `now`: when the answer arrived.
+  asio::awaitable<void> answer_after_release(std::span<const asio::const_buffer> bufs,
+                                             pool::Clock::time_point now);
   asio::awaitable<void> stop_server_pump();
   asio::awaitable<void> finish();
-  void release_server();
+  // `now` spares a clock read where the caller has one.
+  void release_server(pool::Clock::time_point now = pool::Clock::now());
   bool transaction_idle() const;
   // No conversation with a server under way (nothing sent, nothing owed).
   bool transaction_idle_between_leases() const;
@@ -163,9 +167,19 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool client_writing_ = false;  // write_client() in progress
   bool server_writing_ = false;  // write_server() in progress
   asio::steady_timer& changed();
-  void notify_changed() {
-    if (live_->changed_) live_->changed_->cancel();
+  // Waits until notify_changed(); the timer never expires, so only that ends a wait.
+  auto wait_changed() {
+    ++changed_waiters_;
+    return changed().async_wait(net::kNoThrow);
   }
+  void notify_changed() {
+    // Skipped when nobody waits: a cancel costs a lock of the event loop even then, and
+    // every write ends with a notify.
+    if (changed_waiters_ == 0 || !live_->changed_) return;
+    changed_waiters_ = 0;  // cancel() wakes every waiter
+    live_->changed_->cancel();
+  }
+  int changed_waiters_ = 0;
   bool closing_ = false;
   bool disconnecting_ = false;  // a timeout is closing the session
   bool parked_before_ = false;  // the lot's epoll set has the socket (see ParkingLot::park)

@@ -77,14 +77,15 @@ void QueryProbe::set_current(std::string_view sql) {
 }
 
 void QueryProbe::on_client_message(char type, std::span<const uint8_t> body,
-                                   const PreparedStatements* prepared) {
+                                   const PreparedStatements* prepared,
+                                   pool::Clock::time_point now) {
   switch (type) {
     case 'Q': {
       protocol::BodyReader r(body);
       const std::string_view sql = r.cstr();
       if (r.ok()) set_current(sql);
       current_params_.reset();
-      push(r.ok());
+      push(r.ok(), now);
       break;
     }
     case 'P': {
@@ -103,10 +104,10 @@ void QueryProbe::on_client_message(char type, std::span<const uint8_t> body,
       on_bind(body, prepared);
       break;
     case 'S':
-      push(true);
+      push(true, now);
       break;
     case 'F':
-      push(false);
+      push(false, now);
       break;
     default:
       break;
@@ -128,21 +129,22 @@ void QueryProbe::on_bind(std::span<const uint8_t> body, const PreparedStatements
   if (log_params_) current_params_ = bind_parameters(r);
 }
 
-void QueryProbe::push(bool with_text) {
+void QueryProbe::push(bool with_text, pool::Clock::time_point now) {
   if (count_ == kMaxInFlight || skipped_ > 0) {
     ++skipped_;  // keeps the order: nothing enters the ring until these are answered
     return;
   }
   Request& r = ring_[(head_ + count_++) % kMaxInFlight];
   r.query = with_text ? current_ : stats::QueryRef{};
-  r.start = pool::Clock::now();
+  r.start = now;
   r.rows = 0;
   r.error = false;
   r.params = std::move(current_params_);
   current_params_.reset();
 }
 
-void QueryProbe::on_server_message(char type, std::span<const uint8_t> body) {
+void QueryProbe::on_server_message(char type, std::span<const uint8_t> body,
+                                   pool::Clock::time_point now) {
   if (type == 'E') {
     const auto fields = protocol::parse_error_fields(body);
     const auto code = fields.find('C');
@@ -158,18 +160,18 @@ void QueryProbe::on_server_message(char type, std::span<const uint8_t> body) {
   } else if (type == 'E') {
     front.error = true;
   } else if (type == 'Z') {
-    finish(front);
+    finish(front, now);
     front.query = {};
     head_ = (head_ + 1) % kMaxInFlight;
     --count_;
   }
 }
 
-void QueryProbe::finish(Request& r) {
+void QueryProbe::finish(Request& r, pool::Clock::time_point now) {
   const uint64_t wait = pending_wait_us_;
   pending_wait_us_ = 0;
   if (!r.query) return;
-  const uint64_t duration = micros(pool::Clock::now() - r.start);
+  const uint64_t duration = micros(now - r.start);
   const uint64_t exec = duration > wait ? duration - wait : 0;
   if (record_) {
     stats::QueryStats::for_this_thread().record(r.query, labels_, {exec, wait, r.rows, r.error});

@@ -36,9 +36,10 @@ class QueryProbe {
 
   // `prepared` (transaction mode) knows the text of statements whose Parse the proxy
   // answered itself; may be null.
+  // `now`: when the message arrived (one clock read per batch, by the caller).
   void on_client_message(char type, std::span<const uint8_t> body,
-                         const PreparedStatements* prepared);
-  void on_server_message(char type, std::span<const uint8_t> body);
+                         const PreparedStatements* prepared, pool::Clock::time_point now);
+  void on_server_message(char type, std::span<const uint8_t> body, pool::Clock::time_point now);
   void on_lease_wait(uint64_t us) { pending_wait_us_ += us; }
   // Client message types whose whole body the probe reads (Query, Parse, Bind), and
   // server message types it wants at all (CommandComplete, ErrorResponse, ReadyForQuery).
@@ -62,8 +63,8 @@ class QueryProbe {
   static constexpr size_t kMaxNamedStatements = 256;
 
   void set_current(std::string_view sql);
-  void push(bool with_text);
-  void finish(Request& r);
+  void push(bool with_text, pool::Clock::time_point now);
+  void finish(Request& r, pool::Clock::time_point now);
   void on_bind(std::span<const uint8_t> body, const PreparedStatements* prepared);
 
   const ClientInfo& client_;

@@ -1,33 +1,76 @@
 #include "stats/query_shape.h"
 
+#include <array>
+#include <cstring>
+
 namespace sluice::stats {
 
 namespace {
 
-constexpr uint64_t kFnvOffset = 0xcbf29ce484222325ULL;
-constexpr uint64_t kFnvPrime = 0x100000001b3ULL;
 constexpr char kConstant = '\x01';  // stands for any constant; cannot occur in SQL text
 
-bool is_ident(char c) {
+constexpr bool is_ident(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
          c == '$' || static_cast<unsigned char>(c) >= 0x80;
 }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
+// Bytes that start a word hashed as written (a keyword or an identifier), and bytes that
+// go on one: table lookups, as the hash runs on every query a client sends.
+constexpr std::array<bool, 256> kWordStart = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) {
+    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+  }
+  return table;
+}();
+constexpr std::array<bool, 256> kWordByte = [] {
+  std::array<bool, 256> table{};
+  for (int c = 0; c < 256; ++c) table[c] = is_ident(static_cast<char>(c));
+  return table;
+}();
+
+// Hashes token by token, eight bytes at a time: a multiply per eight bytes rather than per
+// byte (as FNV does). Each token's length goes in after its last bytes, so "ab" "c" and
+// "a" "bc" differ; texts of one shape split into the same tokens, constants aside.
 class Hasher {
  public:
-  void add(char c) {
-    h_ ^= static_cast<unsigned char>(c);
-    h_ *= kFnvPrime;
+  void add(char c) { add(std::string_view(&c, 1)); }
+  void add(std::string_view token) {
+    const char* p = token.data();
+    size_t n = token.size();
+    for (; n >= 8; p += 8, n -= 8) mix(load(p, 8));
+    uint64_t tail = 0;
+    if (n >= 4) {
+      tail = load(p, 4) | (load(p + n - 4, 4) << 32);  // (the two may overlap)
+    } else if (n > 0) {
+      tail = load(p, 1) | (load(p + n / 2, 1) << 8) | (load(p + n - 1, 1) << 16);
+    }
+    mix(tail);
+    h_ += n;  // (the tail may fill all 64 bits)
   }
-  void add(std::string_view s) {
-    for (char c : s) add(c);
+  uint64_t value() const {
+    uint64_t h = h_;  // MurmurHash3's finaliser
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdULL;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 33);
   }
-  uint64_t value() const { return h_; }
 
  private:
-  uint64_t h_ = kFnvOffset;
+  static constexpr uint64_t kMultiplier = 0x9e3779b97f4a7c15ULL;
+  static uint64_t load(const char* p, size_t n) {
+    uint64_t v = 0;
+    std::memcpy(&v, p, n);  // (n is 1, 4 or 8 at each call: no library call)
+    return v;
+  }
+  void mix(uint64_t word) {
+    h_ = (h_ ^ word) * kMultiplier;
+    h_ ^= h_ >> 29;
+  }
+  uint64_t h_ = 0x2545f4914f6cdd1dULL;
 };
 
 // End of the '...' string starting at `i` (the quote); `escapes` for E'...' strings.
@@ -120,6 +163,15 @@ uint64_t query_shape_hash(std::string_view s) {
     }
     if (space) h.add(' ');
     space = false;
+    if (kWordStart[static_cast<unsigned char>(c)]) {
+      // A whole word at once. What follows it is no word byte, so the checks below, which
+      // look back for a word before a digit or a '$', see what they would byte by byte.
+      size_t end = i + 1;
+      while (end < s.size() && kWordByte[static_cast<unsigned char>(s[end])]) ++end;
+      h.add(s.substr(i, end - i));
+      i = end;
+      continue;
+    }
     const bool after_ident = i > 0 && is_ident(s[i - 1]);
     if (const size_t end = verbatim_end(s, i); end != i) {
       h.add(s.substr(i, end - i));

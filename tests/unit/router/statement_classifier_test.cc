@@ -339,35 +339,18 @@ TEST(StatementClassifier, ValuesRoundTrip) {
 }
 
 TEST(StatementClassifier, MightMatterFindsEveryKeyword) {
-  for (const char* sql : {"SET x = 1",
-                          "reset all",
-                          "Listen x",
-                          "UNLISTEN *",
-                          "select pg_advisory_lock(1)",
-                          "SELECT PG_CATALOG.PG_TRY_ADVISORY_LOCK(1)",
-                          "create temp table t()",
-                          "CREATE TEMPORARY TABLE t()",
-                          "create table pg_temp.t()",
-                          "CREATE TABLE PG_TEMP_3.t()",
-                          "declare c cursor with hold for select 1",
-                          "PREPARE q AS SELECT 1",
-                          "DEALLOCATE q",
-                          "DISCARD ALL",
-                          "CLOSE c",
-                          "BEGIN",
-                          "start transaction",
-                          "COMMIT",
-                          "ROLLBACK",
-                          "end",
-                          "abort",
-                          "SAVEPOINT s",
-                          "RELEASE s",
-                          "/*x*/SET/*y*/x=1",
-                          "SELECT 1;SET x=1",
-                          "SELECT $$a$$;SET x = 1",
-                          "SELECT 1;\tLISTEN x",
-                          "SELECT U&\"pg\\005fadvisory_lock\"(1)",
-                          "SELECT u&\"f\"(1)"}) {
+  for (const char* sql :
+       {"SET x = 1", "reset all", "Listen x", "UNLISTEN *", "select pg_advisory_lock(1)",
+        "SELECT PG_CATALOG.PG_TRY_ADVISORY_LOCK(1)", "create temp table t()",
+        "CREATE TEMPORARY TABLE t()", "create table pg_temp.t()", "CREATE TABLE PG_TEMP_3.t()",
+        "declare c cursor with hold for select 1", "PREPARE q AS SELECT 1", "DEALLOCATE q",
+        "DISCARD ALL", "CLOSE c", "BEGIN", "start transaction", "COMMIT", "ROLLBACK", "end",
+        "abort", "SAVEPOINT s", "RELEASE s", "/*x*/SET/*y*/x=1", "SELECT 1;SET x=1",
+        "SELECT $$a$$;SET x = 1", "SELECT 1;\tLISTEN x", "SELECT U&\"pg\\005fadvisory_lock\"(1)",
+        "SELECT u&\"f\"(1)",
+        // The substrings anywhere in a word, in any case, up to its ends.
+        "SELECT x_ADVISORY(1)", "SELECT advisory_x(1)", "SELECT xpg_temp", "SELECT * FROM Pg_Temp",
+        "SELECT 1 FROM pg_temp_9.t"}) {
     EXPECT_TRUE(might_matter(sql)) << sql;
   }
   for (const char* sql :
@@ -379,7 +362,8 @@ TEST(StatementClassifier, MightMatterFindsEveryKeyword) {
         // script, CASE expressions) do not make every distinct text a parse.
         "UPDATE pgbench_accounts SET abalance = abalance + 4321 WHERE aid = 77;",
         "SELECT CASE WHEN a > 1 THEN 'x' ELSE 'y' END FROM t",
-        "INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET v = 2"}) {
+        "INSERT INTO t VALUES (1) ON CONFLICT (id) DO UPDATE SET v = 2",
+        "SELECT pg_tem, advisor, pg_te_mp, ad_visory FROM v_pg_tmp"}) {
     EXPECT_FALSE(might_matter(sql)) << sql;
   }
   for (const char* sql : {"-- change the path\nSET search_path = a", "SELECT 1;\n  RESET ALL",

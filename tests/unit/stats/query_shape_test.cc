@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <string>
+#include <unordered_set>
+
 namespace sluice::stats {
 namespace {
 
@@ -33,6 +36,18 @@ TEST(QueryShape, QuotesInCommentsAndIdentifiersDoNotOpenStrings) {
   EXPECT_NE(h("SELECT /* it's */ a FROM t"), h("SELECT /* it's */ b FROM t"));
   EXPECT_NE(h("SELECT \"it's\" FROM a, 'x'"), h("SELECT \"it's\" FROM b, 'x'"));
   EXPECT_NE(h("SELECT $q$it's$q$ FROM a"), h("SELECT $q$it's$q$ FROM b"));
+}
+
+TEST(QueryShape, DistinctShapesGetDistinctHashes) {
+  // Names of every length around the 8-byte words the hash takes at once.
+  std::unordered_set<uint64_t> seen;
+  for (int n = 0; n < 20000; ++n) {
+    const std::string name =
+        "t" + std::string(static_cast<size_t>(n % 20), 'x') + std::to_string(n);
+    ASSERT_TRUE(seen.insert(h("SELECT * FROM " + name + " WHERE id = 1")).second) << name;
+  }
+  EXPECT_NE(h("SELECT a"), h(std::string_view("SELECT a\0", 9)));
+  EXPECT_NE(h("SELECT abcdefgh"), h("SELECT abcdefg h"));
 }
 
 TEST(QueryShape, UnterminatedInputIsFine) {
