@@ -87,6 +87,8 @@ bool is_completion(char type) {
 namespace {
 
 constexpr size_t kClassifierCacheEntries = 4096;
+// Longer texts are scanned each time rather than kept (Live::cleared_text_).
+constexpr size_t kMaxClearedText = 1024;
 
 // The SQL text of a Query body ("" when malformed).
 std::string_view query_text(std::span<const uint8_t> body) {
@@ -103,8 +105,13 @@ router::ClassifierCache& classifier() {
 
 }  // namespace
 
-void ClientSession::classify_statement(std::string_view sql) {
-  if (!router::might_matter(sql)) return;
+void ClientSession::classify_statement(std::string_view sql, bool repeats) {
+  std::string& cleared = live_->cleared_text_;
+  if (repeats && !cleared.empty() && sql == cleared) return;
+  if (!router::might_matter(sql)) {
+    if (repeats && sql.size() <= kMaxClearedText) cleared.assign(sql);
+    return;
+  }
   const router::Classification& c = classifier().classify(sql);
   uint8_t pins = pins_;
   // Unpins first: a statement that releases and takes the same thing keeps it.
@@ -271,7 +278,7 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
             protocol::BodyReader r(body);
             if (type == 'P') r.cstr();  // the statement name
             const std::string_view sql = r.cstr();
-            if (r.ok()) classify_statement(sql);
+            if (r.ok()) classify_statement(sql, type == 'P');
           }
           if (track && live_->server_) {
             std::string rewritten;

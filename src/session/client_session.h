@@ -75,7 +75,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Transaction mode: pins the client to its server connection for what cannot move
   // (LISTEN, session advisory locks, temp tables, WITH HOLD cursors, SQL PREPARE), and
   // unpins on what releases it.
-  void classify_statement(std::string_view sql);
+  // `repeats`: see QueryProbe::set_current().
+  void classify_statement(std::string_view sql, bool repeats);
   // Called per server message while relaying: settles settings_in_flight_.
   void settle_settings(char type, std::span<const uint8_t> body, pool::ServerConnection& server);
   // Prepared statements are shared between clients only under the same search_path.
@@ -147,6 +148,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // applied at the next ReadyForQuery 'I' unless an error came or the transaction that
     // held them did not commit.
     std::vector<router::SessionSetting> settings_in_flight_;
+    // The last Parse's text router::might_matter() cleared: an extended-protocol client
+    // sends the same text with every Parse, and a comparison costs less than the scan.
+    std::string cleared_text_;
     // A transaction's last answer, written to the client after its lease ended.
     std::string answer_;
   };

@@ -72,8 +72,21 @@ QueryProbe::QueryProbe(const ClientInfo& client, const config::Config& cfg)
   labels_.key = stats::labels_key(labels_);
 }
 
-void QueryProbe::set_current(std::string_view sql) {
-  if (reads_text_) current_ = stats::QueryStats::for_this_thread().lookup(sql);
+void QueryProbe::set_current(std::string_view sql, bool repeats) {
+  if (!reads_text_) return;
+  if (!repeats) {
+    current_ = stats::QueryStats::for_this_thread().lookup(sql);
+    return;
+  }
+  if (last_ref_ && sql == last_text_) {
+    current_ = last_ref_;
+    return;
+  }
+  current_ = stats::QueryStats::for_this_thread().lookup(sql);
+  if (sql.size() <= kMaxRememberedText) {
+    last_text_.assign(sql);
+    last_ref_ = current_;
+  }
 }
 
 void QueryProbe::on_client_message(char type, std::span<const uint8_t> body,
@@ -83,7 +96,7 @@ void QueryProbe::on_client_message(char type, std::span<const uint8_t> body,
     case 'Q': {
       protocol::BodyReader r(body);
       const std::string_view sql = r.cstr();
-      if (r.ok()) set_current(sql);
+      if (r.ok()) set_current(sql, false);  // (simple-protocol texts inline their values)
       current_params_.reset();
       push(r.ok(), now);
       break;
@@ -93,7 +106,7 @@ void QueryProbe::on_client_message(char type, std::span<const uint8_t> body,
       const std::string_view name = r.cstr();
       const std::string_view sql = r.cstr();
       if (!r.ok()) break;
-      set_current(sql);
+      set_current(sql, true);
       if (prepared == nullptr && !name.empty() && current_ &&
           (named_.size() < kMaxNamedStatements || named_.count(std::string(name)))) {
         named_[std::string(name)] = current_;
@@ -121,7 +134,7 @@ void QueryProbe::on_bind(std::span<const uint8_t> body, const PreparedStatements
   if (!r.ok()) return;
   if (!name.empty()) {
     if (prepared != nullptr) {
-      if (const std::string* sql = prepared->query_of(name)) set_current(*sql);
+      if (const std::string* sql = prepared->query_of(name)) set_current(*sql, true);
     } else if (auto it = named_.find(std::string(name)); it != named_.end()) {
       current_ = it->second;
     }

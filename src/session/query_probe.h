@@ -59,10 +59,13 @@ class QueryProbe {
   };
   // Requests in flight; beyond this many, later ones go unrecorded until the ring drains.
   static constexpr size_t kMaxInFlight = 16;
+  // Longer texts are looked up each time rather than kept (see last_text_).
+  static constexpr size_t kMaxRememberedText = 1024;
   // Named statements remembered per session when the proxy does not track them.
   static constexpr size_t kMaxNamedStatements = 256;
 
-  void set_current(std::string_view sql);
+  // `repeats`: a text the client likely sent last time too (a Parse's), see last_text_.
+  void set_current(std::string_view sql, bool repeats);
   void push(bool with_text, pool::Clock::time_point now);
   void finish(Request& r, pool::Clock::time_point now);
   void on_bind(std::span<const uint8_t> body, const PreparedStatements* prepared);
@@ -75,6 +78,10 @@ class QueryProbe {
   const std::string slow_log_path_;
   const bool reads_text_;  // statistics or the slow-query log are on
   stats::QueryRef current_;
+  // The last Parse's text looked up and what it was: clients of the extended protocol send
+  // the same text with every Parse, which then costs a comparison, not a hash of the text.
+  std::string last_text_;
+  stats::QueryRef last_ref_;
   std::optional<Params> current_params_;
   std::unordered_map<std::string, stats::QueryRef> named_;  // session mode only
   std::array<Request, kMaxInFlight> ring_;
