@@ -49,7 +49,7 @@ asio::awaitable<void> ClientSession::server_pump_loop() {
   while (!pump_loop_exit_) {
     if (!pump_running_) {
       if (pump_loop_end_) break;
-      co_await wait_changed();
+      co_await live_->pump_parked_.wait(kNoThrow);
       continue;
     }
     co_await server_pump();

@@ -153,6 +153,7 @@ asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
   co_await finish();
   pump_loop_exit_ = true;
   notify_changed();
+  wake_pump();
 }
 
 bool ClientSession::park_in_lot() {
@@ -497,7 +498,7 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   }
   pump_running_ = true;
   if (pump_loop_alive_) {
-    notify_changed();  // server_pump_loop() takes it from here
+    wake_pump();  // server_pump_loop() takes it from here
   } else {
     // One pump per session, parked between leases (cheaper than a coroutine per lease),
     // started at the first lease and again after check_timeouts() ended it.
@@ -640,7 +641,7 @@ void ClientSession::check_timeouts(pool::Clock::time_point now) {
     // Long-idle clients keep no coroutine: the parked pump ends, then the relay parks.
     if (pump_loop_alive_ && !pump_running_) {
       pump_loop_end_ = true;
-      notify_changed();
+      live_->pump_parked_.notify_later();  // (the caller walks the worker's sessions)
     } else if (!pump_loop_alive_ && waiting_idle_ && !park_requested_) {
       park_requested_ = true;
       std::error_code ignored;

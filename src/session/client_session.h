@@ -20,6 +20,7 @@
 #include "net/no_throw.h"
 #include "net/read_buffer.h"
 #include "net/stream.h"
+#include "net/wake_up.h"
 #include "pool/pool.h"
 #include "protocol/startup.h"
 #include "router/statement_classifier.h"
@@ -138,6 +139,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // ended, a write ended, the session ends. One timer instead of one per purpose keeps
     // idle clients small; made by the first wait and dropped when the session parks.
     std::unique_ptr<asio::steady_timer> changed_;
+    // Where the pump waits between leases (see wake_pump()).
+    net::WakeUp pump_parked_;
     // Protocol state of the client's conversation with the server.
     MessageScanner client_scan_;
     MessageScanner server_scan_;
@@ -184,6 +187,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     live_->changed_->cancel();
   }
   int changed_waiters_ = 0;
+  // Resumes the pump parked between leases to re-check pump_running_ / pump_loop_end_ /
+  // pump_loop_exit_ (inline: it issues its read before the caller goes on).
+  void wake_pump() { live_->pump_parked_.notify(); }
   bool closing_ = false;
   bool disconnecting_ = false;  // a timeout is closing the session
   bool parked_before_ = false;  // the lot's epoll set has the socket (see ParkingLot::park)
