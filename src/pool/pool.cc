@@ -122,15 +122,44 @@ bool Pool::close_one_idle() {
 // Counts a new connection against every limit; caller holds mutex_.
 #define SLUICE_TAKE_SLOT() (++total_, ++opening_, ++db_->total)
 
-ServerPtr Pool::take_idle_locked(const asio::any_io_executor& ex) {
+std::deque<ServerPtr>::iterator Pool::pick_idle_locked(const asio::any_io_executor& ex) {
   // The most recently used connection already registered with the caller's worker, if
   // any: moving a socket to another worker's event loop costs four system calls.
   auto it = std::find_if(idle_.rbegin(), idle_.rend(),
                          [&ex](const ServerPtr& c) { return c->stream.executor() == ex; });
-  auto pos = it == idle_.rend() ? std::prev(idle_.end()) : std::prev(it.base());
+  return it == idle_.rend() ? std::prev(idle_.end()) : std::prev(it.base());
+}
+
+ServerPtr Pool::take_idle_locked(const asio::any_io_executor& ex) {
+  auto pos = pick_idle_locked(ex);
   ServerPtr conn = std::move(*pos);
   idle_.erase(pos);
   return conn;
+}
+
+ServerPtr Pool::try_acquire_idle(const asio::any_io_executor& ex, Clock::time_point now) {
+  std::lock_guard lock(mutex_);
+  while (!db_->paused && !idle_.empty()) {
+    auto pos = pick_idle_locked(ex);
+    ServerConnection& conn = **pos;
+    if (expired_locked(conn, now)) {
+      ServerPtr expired = std::move(*pos);
+      idle_.erase(pos);
+      drop_locked(std::move(expired));
+      continue;
+    }
+    // Anything next_step() would look at more closely (a peek for a closed connection, a
+    // check query) is left to acquire().
+    const bool suspect = conn.checked < host_->suspect_before();
+    const bool due =
+        !options_.server_check_query.empty() && now - conn.last_used >= options_.server_check_delay;
+    if (suspect || due || now - conn.last_used >= kPeekAfterIdle) return nullptr;
+    ServerPtr leased = std::move(*pos);
+    idle_.erase(pos);
+    leased_.push_back(leased.get());
+    return leased;
+  }
+  return nullptr;
 }
 
 void Pool::enqueue_locked(const std::shared_ptr<Waiter>& waiter) {

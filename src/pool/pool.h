@@ -86,6 +86,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // connection attempts are retried (backoff and breaker per ServerHost) within that time;
   // idle connections are checked first when due or suspect.
   asio::awaitable<AcquireResult> acquire();
+  // acquire()'s common case without a coroutine: an idle connection that needs no check,
+  // leased at once (no wait). Null when acquire() is needed; nothing is taken then.
+  ServerPtr try_acquire_idle(const asio::any_io_executor& ex, Clock::time_point now);
   // Returns a connection; it is closed instead when broken or not idle ('I').
   void release(ServerPtr conn, Clock::time_point now = Clock::now());
 
@@ -142,6 +145,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   bool expired_locked(const ServerConnection& conn, Clock::time_point now) const;
   // Removes and returns an idle connection (idle_ not empty), preferring one on `ex`.
   ServerPtr take_idle_locked(const asio::any_io_executor& ex);
+  // The one take_idle_locked() takes.
+  std::deque<ServerPtr>::iterator pick_idle_locked(const asio::any_io_executor& ex);
   // What acquire() does next when not (or no longer) queued; queues `waiter` (created
   // when null) when it must wait.
   Step next_step(const asio::any_io_executor& ex, Clock::time_point now, bool may_evict,

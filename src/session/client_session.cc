@@ -441,6 +441,17 @@ bool ClientSession::transaction_idle() const {
          (!prepared_ || prepared_->idle());
 }
 
+bool ClientSession::lease_idle_now() {
+  if (pool_->db_state().gate.enabled() && !live_->gate_ticket_) return false;
+  pool::ServerPtr conn =
+      pool_->try_acquire_idle(live_->client_.socket().get_executor(), pool::Clock::now());
+  if (!conn) return false;
+  pool_->stats().add_wait(0);
+  if (probe_) probe_->on_lease_wait(0);
+  live_->server_ = std::move(conn);
+  return true;
+}
+
 asio::awaitable<std::optional<pool::ServerError>> ClientSession::lease_server() {
   pool::PriorityGate& gate = pool_->db_state().gate;
   if (gate.enabled() && !live_->gate_ticket_) {
@@ -466,10 +477,12 @@ asio::awaitable<bool> ClientSession::ensure_server() {
   // A connection that dies while taking the client's settings has not seen any of the
   // client's statements yet, so another one may serve them: up to kLeaseAttempts.
   for (int attempt = 1;; ++attempt) {
-    if (std::optional<pool::ServerError> error = co_await lease_server()) {
-      set_state(ClientState::kIdle);
-      co_await fatal(error->sqlstate, error->message);
-      co_return false;
+    if (!lease_idle_now()) {
+      if (std::optional<pool::ServerError> error = co_await lease_server()) {
+        set_state(ClientState::kIdle);
+        co_await fatal(error->sqlstate, error->message);
+        co_return false;
+      }
     }
     live_->server_->stream.rebind(live_->client_.socket().get_executor());
     live_->server_->active = true;
@@ -480,7 +493,10 @@ asio::awaitable<bool> ClientSession::ensure_server() {
     info_->server_pid.store(live_->server_->key.pid, std::memory_order_release);
     info_->request_time_us.store(now_us(), std::memory_order_relaxed);
     set_state(ClientState::kActive);
-    const SyncOutcome synced = co_await sync_parameters();
+    SyncOutcome synced = SyncOutcome::kSynced;
+    if (live_->server_->params_fingerprint != wanted_params_.fingerprint()) {
+      synced = co_await sync_parameters();  // (not called otherwise: a coroutine costs)
+    }
     if (synced == SyncOutcome::kSynced) break;
     if (synced == SyncOutcome::kServerLost && attempt < kLeaseAttempts) {
       spdlog::info(

@@ -87,6 +87,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // Takes a slot from the priority gate (with classes) and a server connection into
   // server_; the error for the client otherwise.
   asio::awaitable<std::optional<pool::ServerError>> lease_server();
+  // lease_server()'s common case without a coroutine (Pool::try_acquire_idle()); false
+  // when lease_server() is needed.
+  bool lease_idle_now();
   asio::awaitable<bool> ensure_server();
   // Classes the client at login (priority_class_), from the config's rules or its own
   // `-c sluice.class=NAME`; refuses an unknown name. False when it sent a FATAL.

@@ -1,7 +1,8 @@
 // Who gets a released connection when clients on two workers wait for it: one on the
 // connection's own worker when it arrived within the slack of the first in line, else
-// the first in line. No PostgreSQL is needed: the pool holds one connection whose socket
-// is connected to a local listener that never sends anything.
+// the first in line. And try_acquire_idle(), the lease without a wait. No PostgreSQL is needed: the
+// pool holds one connection whose socket is connected to a local listener that never sends
+// anything.
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
@@ -10,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "pool/health_check.h"
 #include "pool/pool.h"
 
 namespace sluice::pool {
@@ -103,6 +105,28 @@ TEST(PoolHandOff, ArrivalOrderWinsBeyondTheSlack) {
   p.run_both();
   EXPECT_EQ(winner, "first in line, other worker");
   EXPECT_EQ(p.pool->snapshot().waiting, 1);
+}
+
+TEST(PoolTryAcquireIdle, LeasesARecentlyUsedIdleConnectionAtOnce) {
+  OneConnectionPool p(std::chrono::milliseconds(1));
+  ServerPtr conn = p.pool->try_acquire_idle(p.home.get_executor(), Clock::now());
+  ASSERT_TRUE(conn);
+  EXPECT_EQ(conn->id, 1);
+  EXPECT_EQ(p.pool->snapshot().idle, 0);
+  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now()));  // none left
+  p.pool->release(std::move(conn));
+  EXPECT_EQ(p.pool->snapshot().idle, 1);
+}
+
+TEST(PoolTryAcquireIdle, LeavesConnectionsThatNeedALookToAcquire) {
+  OneConnectionPool p(std::chrono::milliseconds(1));
+  // Idle long enough that acquire() first makes sure the server has not closed it.
+  const auto later = Clock::now() + kPeekAfterIdle + std::chrono::milliseconds(1);
+  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), later));
+  EXPECT_EQ(p.pool->snapshot().idle, 1);  // still there, for acquire()
+  ServerPtr conn = take(p);
+  ASSERT_TRUE(conn);
+  EXPECT_EQ(conn->id, 1);
 }
 
 }  // namespace
