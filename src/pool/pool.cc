@@ -150,10 +150,7 @@ ServerPtr Pool::try_acquire_idle(const asio::any_io_executor& ex, Clock::time_po
     }
     // Anything next_step() would look at more closely (a peek for a closed connection, a
     // check query) is left to acquire().
-    const bool suspect = conn.checked < host_->suspect_before();
-    const bool due =
-        !options_.server_check_query.empty() && now - conn.last_used >= options_.server_check_delay;
-    if (suspect || due || now - conn.last_used >= kPeekAfterIdle) return nullptr;
+    if (needs_check_locked(conn, now) || now - conn.last_used >= kPeekAfterIdle) return nullptr;
     ServerPtr leased = std::move(*pos);
     idle_.erase(pos);
     leased_.push_back(leased.get());
@@ -170,13 +167,17 @@ void Pool::enqueue_locked(const std::shared_ptr<Waiter>& waiter) {
   waiters_.insert(it, waiter);
 }
 
+bool Pool::needs_check_locked(const ServerConnection& conn, Clock::time_point now) const {
+  const bool suspect = conn.checked < host_->suspect_before();
+  return suspect || (!options_.server_check_query.empty() &&
+                     now - conn.last_used >= options_.server_check_delay);
+}
+
 Pool::Step Pool::lease_idle_locked(ServerPtr conn, Clock::time_point now) {
-  const bool suspect = conn->checked < host_->suspect_before();
-  const bool due =
-      !options_.server_check_query.empty() && now - conn->last_used >= options_.server_check_delay;
+  const bool check = needs_check_locked(*conn, now);
   leased_.push_back(conn.get());
   Step step;
-  step.kind = suspect || due ? Step::Kind::kCheck : Step::Kind::kLeased;
+  step.kind = check ? Step::Kind::kCheck : Step::Kind::kLeased;
   step.conn = std::move(conn);
   return step;
 }
@@ -243,15 +244,11 @@ asio::awaitable<AcquireResult> Pool::acquire() {
       reserve_at = start + opts->settings.reserve_pool_timeout;
     }
   };
-  // Clock reads are a visible share of a lease: the fast path (an idle connection at
-  // once) takes one, and reports no wait.
-  bool suspended = false;
-  auto waited = [start, &suspended] {
-    if (!suspended) return std::chrono::microseconds(0);
+  auto waited = [start] {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   };
   for (bool may_evict = true;;) {
-    Step step = next_step(ex, suspended || !may_evict ? Clock::now() : start, may_evict, waiter);
+    Step step = next_step(ex, Clock::now(), may_evict, waiter);
     if (step.kind == Step::Kind::kEvict) {
       may_evict = false;  // one eviction attempt, then queue like everyone else
       db_->evict_idle_except(this);
@@ -259,10 +256,8 @@ asio::awaitable<AcquireResult> Pool::acquire() {
     }
     if (step.kind == Step::Kind::kWait) {
       read_options();
-      suspended = true;
       step = co_await wait_in_queue(waiter, deadline, reserve_at);
     }
-    if (step.kind == Step::Kind::kCheck || step.kind == Step::Kind::kOpen) suspended = true;
     AcquireResult r;
     switch (step.kind) {
       case Step::Kind::kCheck: {

@@ -151,6 +151,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // when null) when it must wait.
   Step next_step(const asio::any_io_executor& ex, Clock::time_point now, bool may_evict,
                  std::shared_ptr<Waiter>& waiter);
+  // An idle connection due for a check query, or suspect (its server may have restarted).
+  bool needs_check_locked(const ServerConnection& conn, Clock::time_point now) const;
   // Hands out an idle connection: leased at once, or after a check when due or suspect.
   Step lease_idle_locked(ServerPtr conn, Clock::time_point now);
   void enqueue_locked(const std::shared_ptr<Waiter>& waiter);

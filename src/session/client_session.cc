@@ -135,7 +135,6 @@ asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
     // socket does the same.
     if (!pump_loop_alive_ && !client_writing_ && !server_writing_) {
       live_->changed_.reset();
-      changed_waiters_ = 0;
       if (park_in_lot()) co_return;
     }
     // Otherwise the session waits on its own socket. The wait is allocated at its own size

@@ -1,5 +1,6 @@
 """The admin HTTP endpoint (admin.admin_listen): /metrics in Prometheus format checked by
 promtool, /health, /ready, the JSON API under /api/v1/ and its bearer token."""
+import contextlib
 import json
 import shutil
 import socket
@@ -250,6 +251,20 @@ def test_query_stats_extended_and_prepared(pg, proxy, http_port):
     found = entries_for(http_port, "pgb_marker")
     assert sum(e["calls"] for e in found) == 40, found
     assert sum(e["rows"] for e in found) == 40, found
+
+
+def test_query_stats_extended_alternating_texts(proxy, http_port):
+    """Each Parse is attributed to its own text when a session alternates between two
+    (the probe remembers only the last one)."""
+    from harness import wire
+    with contextlib.closing(wire.login(proxy.host, proxy.port, user=APP_USER,
+                                       dbname=APP_DB)) as sock:
+        for _ in range(3):
+            wire.extended_query(sock, "SELECT upper('a') AS memo_a")
+            wire.extended_query(sock, "SELECT upper('a') AS memo_a")
+            wire.extended_query(sock, "SELECT lower('b') AS memo_b")
+    assert sum(e["calls"] for e in entries_for(http_port, "memo_a")) == 6
+    assert sum(e["calls"] for e in entries_for(http_port, "memo_b")) == 3
 
 
 @pytest.mark.parametrize("order", ["total_time", "calls", "mean_time", "p99"])

@@ -1,12 +1,14 @@
 """Transaction mode: what cannot move between server connections (LISTEN, session
 advisory locks, temporary tables, WITH HOLD cursors) pins the client to its server
 connection until released; SHOW PINS counts them per reason."""
+import contextlib
 import select
 import time
 
 import pytest
 
 from conftest import APP_DB, APP_USER
+from harness import wire
 from test_admin import app_config, show
 
 NOTIFY_TIMEOUT_S = 5
@@ -63,6 +65,26 @@ def test_listen_pins_and_delivers_notifications(proxy):
     finally:
         listener.close()
         sender.close()
+
+
+def test_extended_protocol_lock_pins_after_repeated_texts(proxy):
+    """A driver on the extended protocol repeats a harmless text (the proxy remembers it
+    needs no look), then takes a lock with another: that one pins, and the remembered text
+    sent again does not undo it."""
+    with contextlib.closing(wire.login(proxy.host, proxy.port, user=APP_USER,
+                                       dbname=APP_DB)) as sock:
+        for _ in range(3):
+            assert wire.extended_query(sock, "SELECT 1") == [("1",)]
+        assert pinned(proxy, "advisory_lock") == 0
+        wire.extended_query(sock, "SELECT pg_advisory_lock(4245)")
+        assert pinned(proxy, "advisory_lock") == 1
+        pid = wire.extended_query(sock, "SELECT pg_backend_pid()")
+        wire.extended_query(sock, "SELECT 1")
+        churn(proxy)
+        assert wire.extended_query(sock, "SELECT pg_backend_pid()") == pid
+        assert pinned(proxy, "advisory_lock") == 1
+        wire.extended_query(sock, "SELECT pg_advisory_unlock_all()")
+        assert pinned(proxy, "advisory_lock") == 0
 
 
 def test_session_advisory_lock_pins_until_unlock_all(proxy):

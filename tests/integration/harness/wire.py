@@ -166,6 +166,26 @@ def simple_query(sock: socket.socket, sql: str) -> list[tuple]:
             return rows
 
 
+def extended_query(sock: socket.socket, sql: str) -> list[tuple]:
+    """Runs `sql` with the extended protocol, as drivers do: Parse of the unnamed statement,
+    Bind, Execute, Sync. Returns DataRow values as text; raises ServerError."""
+    sock.sendall(message(b"P", b"\0" + sql.encode() + b"\0" + struct.pack("!H", 0))
+                 + message(b"B", b"\0\0" + struct.pack("!HHH", 0, 0, 0))
+                 + message(b"E", b"\0" + struct.pack("!I", 0))
+                 + message(b"S", b""))
+    rows, error = [], None
+    while True:
+        kind, body = read_message(sock)
+        if kind == b"D":
+            rows.append(parse_data_row(body))
+        elif kind == b"E":
+            error = ServerError(parse_error_fields(body))
+        elif kind == b"Z":
+            if error:
+                raise error
+            return rows
+
+
 def read_reply(sock: socket.socket, timeout: float) -> bytes | None:
     """What the peer does next: its first message type byte, b"" for a clean close, or
     None for a reset. Raises socket.timeout if it does neither within `timeout`."""
