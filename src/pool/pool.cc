@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "net/no_throw.h"
+#include "net/wake_up.h"
 #include "pool/health_check.h"
 #include "protocol/builder.h"
 
@@ -13,13 +14,21 @@ namespace sluice::pool {
 
 using net::kNoThrow;
 
+// A client queued for a connection. It sleeps on `wake` rather than on a timer of its own:
+// arming and cancelling a timer per wait (timer-queue entries, locks, an extra handler)
+// cost more than the rest of a wait at -c 200. Its time limits are kept by one timer per
+// pool instead (arm_expiry_locked). Every field is guarded by the pool's mutex_.
 struct Pool::Waiter {
-  explicit Waiter(const asio::any_io_executor& ex) : timer(ex) {}
-  asio::steady_timer timer;
+  explicit Waiter(asio::any_io_executor executor) : ex(std::move(executor)) {}
+  bool ready() const { return conn || may_connect || error || expired; }
+  asio::any_io_executor ex;          // the waiting client's worker
+  net::WakeUp wake;                  // resumed (through `ex`) once ready()
   ServerPtr conn;                    // handed over by release()
   bool may_connect = false;          // a slot was reserved for this waiter to open a connection
   Admission admission;               // ... with the host's go-ahead
   std::optional<ServerError> error;  // the breaker opened and fails waiting clients fast
+  bool expired = false;              // wake_at passed
+  Clock::time_point wake_at = Clock::time_point::max();  // query_wait_timeout or reserve time
   Clock::time_point since = Clock::now();
 };
 
@@ -229,6 +238,23 @@ Pool::Step Pool::next_step(const asio::any_io_executor& ex, Clock::time_point no
   return step;
 }
 
+template <typename Token>
+auto Pool::wait_turn(const std::shared_ptr<Waiter>& waiter, Token&& token) {
+  // The outcome is checked and the handler stored under the lock its notifiers hold, so a
+  // hand-over between the two is not lost.
+  return asio::async_initiate<Token, void(std::error_code)>(
+      [this, waiter](auto handler) {
+        std::lock_guard lock(mutex_);
+        waiter->wake.wait(std::move(handler));
+        if (waiter->ready()) {
+          waiter->wake.notify_later();
+        } else {
+          arm_expiry_locked(waiter->wake_at, waiter->ex);
+        }
+      },
+      token);
+}
+
 asio::awaitable<AcquireResult> Pool::acquire() {
   auto ex = co_await asio::this_coro::executor;
   const auto start = Clock::now();
@@ -256,7 +282,14 @@ asio::awaitable<AcquireResult> Pool::acquire() {
     }
     if (step.kind == Step::Kind::kWait) {
       read_options();
-      step = co_await wait_in_queue(waiter, deadline, reserve_at);
+      {
+        std::lock_guard lock(mutex_);
+        waiter->wake_at = std::min(deadline, reserve_at);
+      }
+      do {
+        co_await wait_turn(waiter, kNoThrow);
+        step = after_wake(*waiter, deadline, reserve_at);
+      } while (step.kind == Step::Kind::kWait);
     }
     AcquireResult r;
     switch (step.kind) {
@@ -294,52 +327,84 @@ asio::awaitable<AcquireResult> Pool::acquire() {
   }
 }
 
-asio::awaitable<Pool::Step> Pool::wait_in_queue(std::shared_ptr<Waiter> waiter,
-                                                Clock::time_point deadline,
-                                                Clock::time_point& reserve_at) {
-  for (;;) {
-    waiter->timer.expires_at(std::min(deadline, reserve_at));
-    co_await waiter->timer.async_wait(kNoThrow);
-    std::lock_guard lock(mutex_);
-    Step step;
-    if (waiter->conn) {
-      step.kind = Step::Kind::kLeased;
-      step.conn = std::move(waiter->conn);
-      co_return step;
-    }
-    if (waiter->may_connect) {
-      waiter->may_connect = false;
-      step.kind = Step::Kind::kOpen;
-      step.admission = waiter->admission;
-      co_return step;
-    }
-    if (waiter->error) {
-      step.kind = Step::Kind::kFail;
-      step.error = std::move(waiter->error);
-      waiter->error.reset();
-      co_return step;
-    }
-    const auto now = Clock::now();
-    if (now >= reserve_at) {
-      reserve_at = Clock::time_point::max();
-      if (!db_->paused && can_open_locked(true)) {
-        step.admission = host_->admit(now);
-        if (step.admission.kind == Admission::Kind::kGo) {
-          std::erase(waiters_, waiter);
-          SLUICE_TAKE_SLOT();
-          spdlog::info("pool {}/{}: using reserve pool", database_, user_);
-          step.kind = Step::Kind::kOpen;
-          co_return step;
-        }
+Pool::Step Pool::after_wake(Waiter& waiter, Clock::time_point deadline,
+                            Clock::time_point& reserve_at) {
+  std::lock_guard lock(mutex_);
+  Step step;
+  if (waiter.conn) {
+    step.kind = Step::Kind::kLeased;
+    step.conn = std::move(waiter.conn);
+    return step;
+  }
+  if (waiter.may_connect) {
+    waiter.may_connect = false;
+    step.kind = Step::Kind::kOpen;
+    step.admission = waiter.admission;
+    return step;
+  }
+  if (waiter.error) {
+    step.kind = Step::Kind::kFail;
+    step.error = std::move(waiter.error);
+    waiter.error.reset();
+    return step;
+  }
+  waiter.expired = false;
+  const auto now = Clock::now();
+  if (now >= reserve_at) {
+    reserve_at = Clock::time_point::max();
+    if (!db_->paused && can_open_locked(true)) {
+      step.admission = host_->admit(now);
+      if (step.admission.kind == Admission::Kind::kGo) {
+        remove_waiter_locked(waiter);
+        SLUICE_TAKE_SLOT();
+        spdlog::info("pool {}/{}: using reserve pool", database_, user_);
+        step.kind = Step::Kind::kOpen;
+        return step;
       }
     }
-    if (now >= deadline) {
-      std::erase(waiters_, waiter);
-      step.kind = Step::Kind::kFail;
-      step.error = wait_timeout_error_locked();
-      co_return step;
+  }
+  if (now >= deadline) {
+    remove_waiter_locked(waiter);
+    step.kind = Step::Kind::kFail;
+    step.error = wait_timeout_error_locked();
+    return step;
+  }
+  waiter.wake_at = std::min(deadline, reserve_at);
+  step.kind = Step::Kind::kWait;
+  return step;
+}
+
+void Pool::remove_waiter_locked(const Waiter& waiter) {
+  std::erase_if(waiters_, [&waiter](const auto& w) { return w.get() == &waiter; });
+}
+
+void Pool::arm_expiry_locked(Clock::time_point when, const asio::any_io_executor& ex) {
+  if (when >= expiry_at_) return;  // (also when `when` is max: no limit)
+  expiry_at_ = when;
+  auto timer = std::make_shared<asio::steady_timer>(ex, when);
+  timer->async_wait([weak = weak_from_this(), timer, when](std::error_code) {
+    auto self = weak.lock();
+    if (!self) return;
+    std::lock_guard lock(self->mutex_);
+    if (self->expiry_at_ == when) self->expiry_at_ = Clock::time_point::max();
+    self->expire_waiters_locked(Clock::now());
+  });
+}
+
+void Pool::expire_waiters_locked(Clock::time_point now) {
+  // Rare (once per limit's length, not per wait), so a walk over the queue is fine.
+  auto next = Clock::time_point::max();
+  const Waiter* next_waiter = nullptr;
+  for (const auto& w : waiters_) {
+    if (w->wake_at <= now) {
+      w->expired = true;
+      w->wake.notify_later();
+    } else if (w->wake_at < next) {
+      next = w->wake_at;
+      next_waiter = w.get();
     }
   }
+  if (next_waiter) arm_expiry_locked(next, next_waiter->ex);
 }
 
 ServerError Pool::wait_timeout_error_locked() const {
@@ -413,14 +478,14 @@ void Pool::drop(ServerPtr conn) {
 void Pool::hand_over_locked(ServerPtr conn) {
   auto pick = waiters_.begin();
   const asio::any_io_executor home = conn->stream.executor();
-  if ((*pick)->timer.get_executor() != home) {
+  if ((*pick)->ex != home) {
     // A waiter on the connection's own worker keeps the socket where it is registered
     // (moving it costs system calls and a cross-thread wake-up). Only one that
     // arrived within local_hand_off_slack of the first in line may go ahead of it, so
     // arrival order bends by at most that much and no one waits on the preference.
     const Clock::time_point latest = (*pick)->since + options_.local_hand_off_slack;
     for (auto it = std::next(pick); it != waiters_.end() && (*it)->since <= latest; ++it) {
-      if ((*it)->timer.get_executor() == home) {
+      if ((*it)->ex == home) {
         pick = it;
         break;
       }
@@ -430,7 +495,7 @@ void Pool::hand_over_locked(ServerPtr conn) {
   waiters_.erase(pick);
   leased_.push_back(conn.get());
   w->conn = std::move(conn);
-  asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+  w->wake.notify_later();
 }
 
 void Pool::wake_connect_locked() {
@@ -450,14 +515,14 @@ void Pool::wake_connect_locked() {
     SLUICE_TAKE_SLOT();
     w->may_connect = true;
     w->admission = admission;
-    asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+    w->wake.notify_later();
   }
 }
 
 void Pool::schedule_wake_locked(Clock::time_point when) {
   if (waiters_.empty() || when >= wake_at_) return;
   wake_at_ = when;
-  auto timer = std::make_shared<asio::steady_timer>(waiters_.front()->timer.get_executor(), when);
+  auto timer = std::make_shared<asio::steady_timer>(waiters_.front()->ex, when);
   timer->async_wait([weak = weak_from_this(), timer, when](std::error_code) {
     auto self = weak.lock();
     if (!self) return;
@@ -470,7 +535,7 @@ void Pool::schedule_wake_locked(Clock::time_point when) {
 void Pool::fail_waiters_locked(const ServerError& error) {
   for (const auto& w : waiters_) {
     w->error = error;
-    asio::post(w->timer.get_executor(), [w] { w->timer.cancel(); });
+    w->wake.notify_later();
   }
   waiters_.clear();
 }

@@ -156,9 +156,18 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // Hands out an idle connection: leased at once, or after a check when due or suspect.
   Step lease_idle_locked(ServerPtr conn, Clock::time_point now);
   void enqueue_locked(const std::shared_ptr<Waiter>& waiter);
-  // Waits in the queue until handed a connection or a slot, failed fast, or out of time.
-  asio::awaitable<Step> wait_in_queue(std::shared_ptr<Waiter> waiter, Clock::time_point deadline,
-                                      Clock::time_point& reserve_at);
+  // Completes once `waiter` is handed a connection or a slot, failed fast, or its wake_at
+  // passed (defined and used in pool.cc only).
+  template <typename Token>
+  auto wait_turn(const std::shared_ptr<Waiter>& waiter, Token&& token);
+  // What a woken waiter does next: kWait to wait again (its reserve time passed, with no
+  // reserve connection to be had). Ends its wait at the deadline.
+  Step after_wake(Waiter& waiter, Clock::time_point deadline, Clock::time_point& reserve_at);
+  void remove_waiter_locked(const Waiter& waiter);
+  // The pool's one timer for its waiters' time limits: set for `when` unless set earlier.
+  void arm_expiry_locked(Clock::time_point when, const asio::any_io_executor& ex);
+  // Wakes the waiters whose wake_at has passed, and sets the timer for the next one.
+  void expire_waiters_locked(Clock::time_point now);
   asio::awaitable<AcquireResult> open_new(Admission admission);
   // A connection that failed its check, or leaves the pool for good: gives back its slot.
   void drop(ServerPtr conn);
@@ -190,7 +199,8 @@ class Pool : public std::enable_shared_from_this<Pool> {
   int opening_ = 0;
   FlatStringMap server_params_;
   uint64_t next_id_ = 1;
-  Clock::time_point wake_at_ = Clock::time_point::max();  // a scheduled wake_connect_locked()
+  Clock::time_point wake_at_ = Clock::time_point::max();    // a scheduled wake_connect_locked()
+  Clock::time_point expiry_at_ = Clock::time_point::max();  // arm_expiry_locked()'s timer
   Clock::time_point reconnect_before_{};  // connections created earlier are not reused
 };
 

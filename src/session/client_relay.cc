@@ -25,7 +25,7 @@ namespace {
 namespace sqlstate = protocol::sqlstate;
 
 // The largest answer copied so that its server connection can go back to the pool before the
-// client has it (see answer_after_release); bigger ones are written from the connection's
+// client has it (see release_before_answer); bigger ones are written from the connection's
 // buffer. Single-row answers and small batches are well under.
 constexpr size_t kAnswerCopyMax = 4096;
 
@@ -251,7 +251,7 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
     // Statement names are rewritten for the server at hand, so it must be known first.
     if (prepared_ && !live_->server_ && live_->in_.size() >= protocol::kHeaderSize &&
         live_->in_.data()[0] != 'X') {
-      if (!co_await ensure_server()) co_return false;
+      if (!lease_now() && !co_await ensure_server()) co_return false;
     }
     // One clock read per batch of client messages (they arrived together), taken after any
     // wait for a server above: it starts the batch's query and probe timings.
@@ -308,14 +308,15 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
       co_return false;
     }
     if (scan.forward > 0) {
-      if (!live_->server_ && !co_await ensure_server()) co_return false;
+      if (!live_->server_ && !lease_now() && !co_await ensure_server()) co_return false;
       pool_->stats().add_received(scan.forward);
       std::array<asio::const_buffer, 1> plain;  // no allocation for the common case
       plain[0] = asio::buffer(live_->in_.data().data(), scan.forward);
       const std::span<const asio::const_buffer> bufs =
           splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
                           : std::span<const asio::const_buffer>(plain);
-      const std::error_code ec = co_await write_server(bufs);
+      const auto [ec, n] = co_await start_server_write(bufs);
+      finish_server_write();
       if (ec) {
         if (live_->server_) live_->server_->broken = true;
         co_await stop_server_pump();
@@ -341,25 +342,48 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
 
 asio::awaitable<std::error_code> ClientSession::write_client(
     std::span<const asio::const_buffer> bufs) {
-  // The relay and the pump may both answer the client: one write at a time.
-  while (client_writing_) co_await wait_changed();
-  client_writing_ = true;
-  const auto [ec, n] = co_await live_->client_.send_all(bufs);
-  client_writing_ = false;
-  notify_changed();
+  const auto [ec, n] = co_await start_client_write(bufs);
+  finish_client_write();
   co_return ec;
 }
 
 asio::awaitable<std::error_code> ClientSession::write_server(
     std::span<const asio::const_buffer> bufs) {
-  // The relay forwards, the pump re-sends a batch: one write at a time.
-  while (server_writing_) co_await wait_changed();
-  if (!live_->server_) co_return asio::error::not_connected;
-  server_writing_ = true;
-  const auto [ec, n] = co_await live_->server_->stream.send_all(bufs);
-  server_writing_ = false;
-  notify_changed();
+  const auto [ec, n] = co_await start_server_write(bufs);
+  finish_server_write();
   co_return ec;
+}
+
+asio::awaitable<ClientSession::WriteResult> ClientSession::start_client_write(
+    std::span<const asio::const_buffer> bufs) {
+  // (Not a coroutine.) The relay and the pump may both answer the client: one write at a
+  // time.
+  if (client_writing_) return client_write_in_turn(bufs);
+  client_writing_ = true;
+  return live_->client_.send_all(bufs);
+}
+
+asio::awaitable<ClientSession::WriteResult> ClientSession::start_server_write(
+    std::span<const asio::const_buffer> bufs) {
+  // (Not a coroutine.) The relay forwards, the pump re-sends a batch: one write at a time.
+  if (server_writing_ || !live_->server_) return server_write_in_turn(bufs);
+  server_writing_ = true;
+  return live_->server_->stream.send_all(bufs);
+}
+
+asio::awaitable<ClientSession::WriteResult> ClientSession::client_write_in_turn(
+    std::span<const asio::const_buffer> bufs) {
+  while (client_writing_) co_await wait_changed();
+  client_writing_ = true;
+  co_return co_await live_->client_.send_all(bufs);
+}
+
+asio::awaitable<ClientSession::WriteResult> ClientSession::server_write_in_turn(
+    std::span<const asio::const_buffer> bufs) {
+  while (server_writing_) co_await wait_changed();
+  server_writing_ = true;
+  if (!live_->server_) co_return WriteResult{asio::error::not_connected, 0};
+  co_return co_await live_->server_->stream.send_all(bufs);
 }
 
 asio::awaitable<void> ClientSession::server_pump() {
@@ -468,10 +492,16 @@ asio::awaitable<void> ClientSession::server_pump() {
                           : std::span<const asio::const_buffer>(plain);
       if (scan.forward <= kAnswerCopyMax && scan.forward == server.in.size() && resend.empty() &&
           lease_ends()) {
-        co_await answer_after_release(bufs, now);
+        release_before_answer(bufs, now);
+        // (Written here rather than in a coroutine of its own: a frame per transaction.)
+        const std::array<asio::const_buffer, 1> answer{asio::buffer(live_->answer_)};
+        const auto [ec, n] = co_await start_client_write(answer);
+        finish_client_write();
+        if (ec) live_->client_.close();  // run() sees that and cleans up
         co_return;
       }
-      const std::error_code ec = co_await write_client(bufs);
+      const auto [ec, n] = co_await start_client_write(bufs);
+      finish_client_write();
       server.in.consume(scan.forward);
       if (ec) {
         live_->client_.close();  // the client is gone; run() sees that and cleans up
@@ -493,8 +523,8 @@ asio::awaitable<void> ClientSession::server_pump() {
   notify_changed();
 }
 
-asio::awaitable<void> ClientSession::answer_after_release(std::span<const asio::const_buffer> bufs,
-                                                          pool::Clock::time_point now) {
+void ClientSession::release_before_answer(std::span<const asio::const_buffer> bufs,
+                                          pool::Clock::time_point now) {
   // The server has said all it will: its connection goes back to the pool now, not after
   // the write to the client completes. That write takes an event-loop round (on io_uring
   // its completion comes with the next batch), which a client waiting for a connection
@@ -507,8 +537,6 @@ asio::awaitable<void> ClientSession::answer_after_release(std::span<const asio::
   pump_running_ = false;
   release_server(now);
   notify_changed();
-  const std::array<asio::const_buffer, 1> out{asio::buffer(answer)};
-  if (co_await write_client(out)) live_->client_.close();  // run() sees that and cleans up
 }
 
 }  // namespace sluice::session

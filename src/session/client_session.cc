@@ -86,7 +86,7 @@ void ClientSession::set_state(ClientState state) {
 }
 
 asio::awaitable<void> ClientSession::fatal(std::string_view sqlstate, std::string_view message) {
-  // An answer may still be on its way (its lease already ended, see answer_after_release):
+  // An answer may still be on its way (its lease already ended, see release_before_answer):
   // the error goes after it, not into it.
   while (client_writing_) co_await wait_changed();
   co_await send_fatal(live_->client_, sqlstate, message);
@@ -451,66 +451,19 @@ bool ClientSession::lease_idle_now() {
   return true;
 }
 
-asio::awaitable<std::optional<pool::ServerError>> ClientSession::lease_server() {
-  pool::PriorityGate& gate = pool_->db_state().gate;
-  if (gate.enabled() && !live_->gate_ticket_) {
-    const auto deadline = pool::Clock::now() + pool_->query_wait_timeout();
-    pool::PriorityGate::EnterResult admitted = co_await gate.enter(priority_class_, deadline);
-    if (admitted.error) co_return std::move(admitted.error);
-    live_->gate_ticket_ = std::move(admitted.ticket);
-  }
-  pool::AcquireResult r = co_await pool_->acquire();
-  pool_->stats().add_wait(static_cast<uint64_t>(r.waited.count()));
-  if (probe_) probe_->on_lease_wait(static_cast<uint64_t>(r.waited.count()));
-  if (!r.conn) {
-    gate.leave(live_->gate_ticket_);
-    co_return error_or(r.error, "could not get a server connection");
-  }
-  live_->server_ = std::move(r.conn);
-  co_return std::nullopt;
+void ClientSession::attach_server() {
+  live_->server_->stream.rebind(live_->client_.socket().get_executor());
+  live_->server_->active = true;
+  live_->server_->client_id = info_->id;
+  live_->xact_start_ = pool::Clock::now();
+  info_->server_id.store(live_->server_->id, std::memory_order_relaxed);
+  info_->server_key.store(live_->server_->key.key, std::memory_order_relaxed);
+  info_->server_pid.store(live_->server_->key.pid, std::memory_order_release);
+  info_->request_time_us.store(now_us(), std::memory_order_relaxed);
+  set_state(ClientState::kActive);
 }
 
-asio::awaitable<bool> ClientSession::ensure_server() {
-  set_state(ClientState::kWaiting);
-  info_->wait_start_us.store(now_us(), std::memory_order_relaxed);
-  // A connection that dies while taking the client's settings has not seen any of the
-  // client's statements yet, so another one may serve them: up to kLeaseAttempts.
-  for (int attempt = 1;; ++attempt) {
-    if (!lease_idle_now()) {
-      if (std::optional<pool::ServerError> error = co_await lease_server()) {
-        set_state(ClientState::kIdle);
-        co_await fatal(error->sqlstate, error->message);
-        co_return false;
-      }
-    }
-    live_->server_->stream.rebind(live_->client_.socket().get_executor());
-    live_->server_->active = true;
-    live_->server_->client_id = info_->id;
-    live_->xact_start_ = pool::Clock::now();
-    info_->server_id.store(live_->server_->id, std::memory_order_relaxed);
-    info_->server_key.store(live_->server_->key.key, std::memory_order_relaxed);
-    info_->server_pid.store(live_->server_->key.pid, std::memory_order_release);
-    info_->request_time_us.store(now_us(), std::memory_order_relaxed);
-    set_state(ClientState::kActive);
-    SyncOutcome synced = SyncOutcome::kSynced;
-    if (live_->server_->params_fingerprint != wanted_params_.fingerprint()) {
-      synced = co_await sync_parameters();  // (not called otherwise: a coroutine costs)
-    }
-    if (synced == SyncOutcome::kSynced) break;
-    if (synced == SyncOutcome::kServerLost && attempt < kLeaseAttempts) {
-      spdlog::info(
-          "client {}: server connection lost while applying session parameters; "
-          "trying another",
-          info_->id);
-      set_state(ClientState::kWaiting);
-      continue;
-    }
-    if (synced == SyncOutcome::kServerLost) {
-      co_await fatal(protocol::sqlstate::kConnectionFailure,
-                     "server connection lost while applying session parameters");
-    }
-    co_return false;
-  }
+void ClientSession::start_pump() {
   pump_running_ = true;
   if (pump_loop_alive_) {
     wake_pump();  // server_pump_loop() takes it from here
@@ -522,7 +475,80 @@ asio::awaitable<bool> ClientSession::ensure_server() {
         live_->client_.socket().get_executor(),
         [self = shared_from_this()]() { return self->server_pump_loop(); }, asio::detached);
   }
+}
+
+void ClientSession::begin_wait() {
+  set_state(ClientState::kWaiting);
+  info_->wait_start_us.store(now_us(), std::memory_order_relaxed);
+}
+
+bool ClientSession::lease_now() {
+  begin_wait();
+  if (!lease_idle_now()) return false;
+  attach_server();
+  // Differing session parameters are set by ensure_server(), which takes it from here.
+  if (live_->server_->params_fingerprint != wanted_params_.fingerprint()) return false;
+  start_pump();
+  return true;
+}
+
+asio::awaitable<bool> ClientSession::ensure_server() {
+  if (!live_->server_) begin_wait();  // (lease_now() may have leased one)
+  // A connection that dies while taking the client's settings has not seen any of the
+  // client's statements yet, so another one may serve them: up to kLeaseAttempts.
+  for (int attempt = 1;; ++attempt) {
+    if (!live_->server_) {
+      set_state(ClientState::kWaiting);
+      if (!lease_idle_now()) {
+        // Waits for the priority gate (with classes), then for a server connection.
+        pool::PriorityGate& gate = pool_->db_state().gate;
+        if (gate.enabled() && !live_->gate_ticket_) {
+          const auto deadline = pool::Clock::now() + pool_->query_wait_timeout();
+          pool::PriorityGate::EnterResult admitted = co_await gate.enter(priority_class_, deadline);
+          if (admitted.error) {
+            co_await lease_failed(*admitted.error);
+            co_return false;
+          }
+          live_->gate_ticket_ = std::move(admitted.ticket);
+        }
+        pool::AcquireResult r = co_await pool_->acquire();
+        pool_->stats().add_wait(static_cast<uint64_t>(r.waited.count()));
+        if (probe_) probe_->on_lease_wait(static_cast<uint64_t>(r.waited.count()));
+        if (!r.conn) {
+          gate.leave(live_->gate_ticket_);
+          const pool::ServerError error = error_or(r.error, "could not get a server connection");
+          co_await lease_failed(error);
+          co_return false;
+        }
+        live_->server_ = std::move(r.conn);
+      }
+      attach_server();
+    }
+    SyncOutcome synced = SyncOutcome::kSynced;
+    if (live_->server_->params_fingerprint != wanted_params_.fingerprint()) {
+      synced = co_await sync_parameters();  // (not called otherwise: a coroutine costs)
+    }
+    if (synced == SyncOutcome::kSynced) break;
+    if (synced == SyncOutcome::kServerLost && attempt < kLeaseAttempts) {
+      spdlog::info(
+          "client {}: server connection lost while applying session parameters; "
+          "trying another",
+          info_->id);
+      continue;
+    }
+    if (synced == SyncOutcome::kServerLost) {
+      co_await fatal(protocol::sqlstate::kConnectionFailure,
+                     "server connection lost while applying session parameters");
+    }
+    co_return false;
+  }
+  start_pump();
   co_return true;
+}
+
+asio::awaitable<void> ClientSession::lease_failed(const pool::ServerError& error) {
+  set_state(ClientState::kIdle);
+  co_await fatal(error.sqlstate, error.message);
 }
 
 asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {

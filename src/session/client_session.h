@@ -16,6 +16,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <tuple>
 
 #include "net/no_throw.h"
 #include "net/read_buffer.h"
@@ -84,13 +85,36 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void update_statement_name_context();
   asio::awaitable<std::error_code> write_client(std::span<const asio::const_buffer> bufs);
   asio::awaitable<std::error_code> write_server(std::span<const asio::const_buffer> bufs);
-  // Takes a slot from the priority gate (with classes) and a server connection into
-  // server_; the error for the client otherwise.
-  asio::awaitable<std::optional<pool::ServerError>> lease_server();
-  // lease_server()'s common case without a coroutine (Pool::try_acquire_idle()); false
-  // when lease_server() is needed.
-  bool lease_idle_now();
+  // write_client() / write_server() in two halves, for the relay's hot path: start_*()
+  // hands over the write itself when no other is under way (asio's own awaitable, without
+  // a coroutine frame of ours: a frame per message costs more than the rest of the call),
+  // else a coroutine that waits its turn first. finish_*() must follow its completion.
+  using WriteResult = std::tuple<std::error_code, size_t>;
+  asio::awaitable<WriteResult> start_client_write(std::span<const asio::const_buffer> bufs);
+  asio::awaitable<WriteResult> start_server_write(std::span<const asio::const_buffer> bufs);
+  asio::awaitable<WriteResult> client_write_in_turn(std::span<const asio::const_buffer> bufs);
+  asio::awaitable<WriteResult> server_write_in_turn(std::span<const asio::const_buffer> bufs);
+  void finish_client_write() {
+    client_writing_ = false;
+    notify_changed();
+  }
+  void finish_server_write() {
+    server_writing_ = false;
+    notify_changed();
+  }
+  // A server connection into server_ for the client's next request, its session
+  // parameters set, and the pump started: lease_now() when that takes no waiting (an idle
+  // connection that needs nothing done, without a coroutine), else ensure_server(), which
+  // takes a slot from the priority gate (with classes) first and waits as long as needed.
+  // ensure_server() sends the client a FATAL and returns false when it fails.
+  bool lease_now();
   asio::awaitable<bool> ensure_server();
+  // Pool::try_acquire_idle() for the session; false when nothing was taken.
+  bool lease_idle_now();
+  void begin_wait();     // the client shows as waiting (SHOW CLIENTS)
+  void attach_server();  // a leased server_ now serves this client
+  void start_pump();
+  asio::awaitable<void> lease_failed(const pool::ServerError& error);
   // Classes the client at login (priority_class_), from the config's rules or its own
   // `-c sluice.class=NAME`; refuses an unknown name. False when it sent a FATAL.
   asio::awaitable<bool> choose_priority_class(const config::DatabaseConfig& db);
@@ -102,10 +126,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<SyncOutcome> sync_parameters();
   asio::awaitable<void> server_pump_loop();
   asio::awaitable<void> server_pump();
-  // Ends the lease, then writes the transaction's last answer (`bufs`) to the client.
-  // `now`: when the answer arrived.
-  asio::awaitable<void> answer_after_release(std::span<const asio::const_buffer> bufs,
-                                             pool::Clock::time_point now);
+  // Ends the lease before the transaction's last answer (`bufs`) is written to the
+  // client, copying it to live_->answer_ first. `now`: when the answer arrived.
+  void release_before_answer(std::span<const asio::const_buffer> bufs, pool::Clock::time_point now);
   asio::awaitable<void> stop_server_pump();
   asio::awaitable<void> finish();
   // `now` spares a clock read where the caller has one.

@@ -114,7 +114,7 @@ void PreparedStatements::push(PendingRequest request) {
 void PreparedStatements::begin_message() {
   if (batch_open_) return;
   batch_open_ = true;
-  batch_resendable_ = pending_.empty() && tx_status_ == 'I';
+  batch_resendable_ = idle() && tx_status_ == 'I';
   batch_is_resend_ = false;
   batch_.clear();
   if (batch_bytes_.capacity() > kKeptResendCapacity) {
@@ -270,7 +270,7 @@ bool PreparedStatements::answer_prepare_batch(Bytes data, std::string& answers) 
       return false;
     }
   }
-  if (!synced || pos != data.size() || batch.empty() || !pending_.empty()) return false;
+  if (!synced || pos != data.size() || batch.empty() || !idle()) return false;
   for (auto& [name, st] : batch) {
     statements_[name] = std::move(st);
     answers += bare_message('1');
@@ -378,12 +378,16 @@ bool PreparedStatements::rewrite_query(std::string_view sql, pool::ServerStateme
 
 void PreparedStatements::note_request(char type, Bytes message) {
   begin_message();
-  if (gets_response(type)) push({type, ResponseRoute::kForward, {}, {}, {}});
+  if (type == 'Q' && pending_.empty()) {
+    ++plain_queries_;  // (a Query ends any batch kept for a re-send: keep_sent below)
+  } else if (gets_response(type)) {
+    push({type, ResponseRoute::kForward, {}, {}, {}});
+  }
   if (message.empty()) batch_resendable_ = false;  // streamed through: not kept
   keep_sent(type, std::string_view(reinterpret_cast<const char*>(message.data()), message.size()));
 }
 
-void PreparedStatements::take_ready_answers(std::string& out) {
+void PreparedStatements::append_ready_answers(std::string& out) {
   while (!pending_.empty() && pending_.front().route == ResponseRoute::kAnswer) {
     out += pending_.front().answer;
     pending_.pop_front();
@@ -471,7 +475,11 @@ void PreparedStatements::on_server_message(char type, Bytes body,
   take_ready_answers(before);
   forward = true;
   if (type == 'Z' && !body.empty()) tx_status_ = static_cast<char>(body[0]);
-  if (type == 'N' || type == 'S' || type == 'A' || pending_.empty()) return;
+  if (type == 'N' || type == 'S' || type == 'A' || idle()) return;
+  if (plain_queries_ > 0) {
+    if (type == 'Z' && --plain_queries_ == 0) take_ready_answers(after);
+    return;
+  }
   const PendingRequest& front = pending_.front();
   if (type == 'E') {
     if ((front.type == 'B' || front.type == 'D') && !front.client_statement.empty() &&

@@ -86,7 +86,13 @@ class PreparedStatements {
   void on_server_message(char type, Bytes body, pool::ServerStatementCache& server, bool& forward,
                          std::string& before, std::string& after);
   // Answers owed right now because nothing the server still has to answer precedes them.
-  void take_ready_answers(std::string& out);
+  // (Inline: called twice per server message, and there are rarely any.)
+  void take_ready_answers(std::string& out) {
+    if (plain_queries_ == 0 && !pending_.empty() &&
+        pending_.front().route == ResponseRoute::kAnswer) {
+      append_ready_answers(out);
+    }
+  }
   // Messages to send to the server again after a stale statement was re-prepared (see
   // above); empty when none. The caller writes them before any later client message.
   std::string take_resend() { return std::exchange(resend_, {}); }
@@ -96,7 +102,7 @@ class PreparedStatements {
   // same thing.
   void set_name_context(std::string context) { name_context_ = std::move(context); }
 
-  bool idle() const { return pending_.empty(); }
+  bool idle() const { return plain_queries_ == 0 && pending_.empty(); }
   // The text of the client's statement `name` (query statistics); null when unknown.
   const std::string* query_of(std::string_view name) const {
     const auto it = statements_.find(std::string(name));
@@ -104,6 +110,7 @@ class PreparedStatements {
   }
   // The lease ended abnormally: forget requests in flight.
   void reset_pending() {
+    plain_queries_ = 0;
     pending_.clear();
     batch_.clear();
     batch_open_ = false;
@@ -121,6 +128,7 @@ class PreparedStatements {
   std::optional<std::string> rewrite_deallocate(std::string_view sql,
                                                 pool::ServerStatementCache& server,
                                                 std::string& prefix);
+  void append_ready_answers(std::string& out);
   bool rewrite_message(char type, Bytes body, pool::ServerStatementCache& server, std::string& out);
   void ensure_prepared(const Statement& st, pool::ServerStatementCache& server, std::string& out);
   // Parse of `st` on `server` (closing a stale copy and the evicted statement first);
@@ -142,6 +150,11 @@ class PreparedStatements {
   size_t max_per_server_;
   std::string name_context_;
   std::unordered_map<std::string, Statement> statements_;  // by the client's name
+  // Requests in flight, in order: first plain_queries_ simple Queries, then pending_.
+  // Simple Queries forwarded as they are, with nothing in pending_ before them, are only
+  // counted: their responses pass through untouched, so an entry would tell nothing, and
+  // a simple-protocol client sends one per statement.
+  size_t plain_queries_ = 0;
   RequestQueue<PendingRequest> pending_;
 
   // The client's current batch (messages up to and including Sync), kept while it could

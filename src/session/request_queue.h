@@ -19,7 +19,10 @@ class RequestQueue {
   T& back() { return items_.back(); }
   void push_back(T item) { items_.push_back(std::move(item)); }
   void pop_front() {
-    items_[head_++] = T();  // release what the entry holds now
+    // The entry is destroyed with the rest at clear(), when the queue runs empty (after
+    // each batch, for most clients): resetting each one here cost more than the relay's
+    // other work on the message.
+    ++head_;
     if (head_ == items_.size()) {
       clear();
     } else if (head_ >= kCompactAfter && head_ * 2 >= items_.size()) {

@@ -1,12 +1,14 @@
 // Who gets a released connection when clients on two workers wait for it: one on the
 // connection's own worker when it arrived within the slack of the first in line, else
-// the first in line. And try_acquire_idle(), the lease without a wait. No PostgreSQL is needed: the
-// pool holds one connection whose socket is connected to a local listener that never sends
-// anything.
+// the first in line. How waits end at query_wait_timeout, kept by one timer per pool for
+// all waiters. And try_acquire_idle(), the lease without a wait. No PostgreSQL is needed:
+// the pool holds one connection whose socket is connected to a local listener that never
+// sends anything.
 #include <gtest/gtest.h>
 
 #include <asio.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -26,14 +28,15 @@ struct OneConnectionPool {
   std::shared_ptr<Pool> pool;
   std::vector<ServerPtr> leased;  // kept, so that no slot frees up behind the test's back
 
-  explicit OneConnectionPool(std::chrono::microseconds slack) {
+  explicit OneConnectionPool(std::chrono::microseconds slack,
+                             std::chrono::milliseconds wait_timeout = std::chrono::seconds(10)) {
     PoolOptions options;
     options.local_hand_off_slack = slack;
     options.settings.pool_mode = config::PoolMode::kTransaction;
     // The seeded connection below is not counted against pool_size (the pool did not open
     // it), so a size of 0 keeps waiters from opening one of their own.
     options.settings.pool_size = 0;
-    options.query_wait_timeout = std::chrono::seconds(10);
+    options.query_wait_timeout = wait_timeout;
     ServerTarget target{"127.0.0.1", 5432, "db", "user", config::ServerSslMode::kDisable};
     auto host = std::make_shared<ServerHost>(target.host, target.port, BreakerSettings{});
     pool = std::make_shared<Pool>("db", "user", target, ServerCredentials{}, options,
@@ -105,6 +108,81 @@ TEST(PoolHandOff, ArrivalOrderWinsBeyondTheSlack) {
   p.run_both();
   EXPECT_EQ(winner, "first in line, other worker");
   EXPECT_EQ(p.pool->snapshot().waiting, 1);
+}
+
+// A client that waits for a connection on `ctx`; `ended_after` is set when its wait ends,
+// with `error` (empty when it got a connection).
+struct TimedWait {
+  std::optional<std::chrono::milliseconds> ended_after;
+  std::string error;
+};
+
+void wait_timed(asio::io_context& ctx, std::shared_ptr<Pool> pool, TimedWait& out) {
+  asio::co_spawn(
+      ctx,
+      [pool, &out]() -> asio::awaitable<void> {
+        const auto start = Clock::now();
+        AcquireResult r = co_await pool->acquire();
+        out.ended_after =
+            std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - start);
+        if (r.error) out.error = r.error->message;
+      },
+      asio::detached);
+  ctx.poll();  // runs until the client is queued
+  ctx.restart();
+}
+
+// Runs `ctx` until `w`'s wait ends, for up to 5 s.
+void run_until_ended(asio::io_context& ctx, const TimedWait& w) {
+  const auto give_up = Clock::now() + std::chrono::seconds(5);
+  while (!w.ended_after && Clock::now() < give_up) {
+    ctx.run_for(std::chrono::milliseconds(10));
+    ctx.restart();
+  }
+}
+
+// `w` ended with query_wait_timeout's error, well before the 30 s a lost timer would take.
+void expect_timed_out(const TimedWait& w) {
+  ASSERT_TRUE(w.ended_after);
+  EXPECT_LT(w.ended_after->count(), 2000);
+  EXPECT_NE(w.error.find("query_wait_timeout"), std::string::npos) << w.error;
+}
+
+TEST(PoolWait, EndsAtQueryWaitTimeout) {
+  OneConnectionPool p(std::chrono::milliseconds(1), std::chrono::milliseconds(150));
+  ServerPtr held = take(p);
+  ASSERT_TRUE(held);
+  TimedWait w;
+  wait_timed(p.home, p.pool, w);
+  EXPECT_EQ(p.pool->snapshot().waiting, 1);
+  run_until_ended(p.home, w);
+  expect_timed_out(w);
+  EXPECT_GE(w.ended_after->count(), 140);
+  EXPECT_EQ(p.pool->snapshot().waiting, 0);
+}
+
+TEST(PoolWait, EachWaiterKeepsItsOwnLimitAfterAReload) {
+  // The pool's one timer is set for the earliest limit: a later arrival with a shorter
+  // one (after a RELOAD) must not wait for the longer limit of the client ahead of it.
+  OneConnectionPool p(std::chrono::milliseconds(1), std::chrono::seconds(30));
+  ServerPtr held = take(p);
+  ASSERT_TRUE(held);
+  TimedWait patient;
+  wait_timed(p.home, p.pool, patient);
+  PoolOptions shorter = p.pool->options();
+  shorter.query_wait_timeout = std::chrono::milliseconds(150);
+  p.pool->set_options(shorter);
+  TimedWait impatient;
+  wait_timed(p.home, p.pool, impatient);
+  run_until_ended(p.home, impatient);
+  expect_timed_out(impatient);
+  EXPECT_FALSE(patient.ended_after);  // still waiting, its place kept
+  EXPECT_EQ(p.pool->snapshot().waiting, 1);
+  // And it still gets the connection when it comes back.
+  p.pool->release(std::move(held));
+  run_until_ended(p.home, patient);
+  ASSERT_TRUE(patient.ended_after);
+  EXPECT_EQ(patient.error, "");
 }
 
 TEST(PoolTryAcquireIdle, LeasesARecentlyUsedIdleConnectionAtOnce) {

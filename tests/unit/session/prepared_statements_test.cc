@@ -232,6 +232,37 @@ TEST(PreparedStatements, AnswersKeepTheirPlaceAmongServerResponses) {
   EXPECT_TRUE(ps.idle());
 }
 
+TEST(PreparedStatements, AnswersWaitForSimpleQueriesSentBeforeThem) {
+  // Simple Queries with nothing in flight before them are only counted, not queued: an
+  // answer owed after two of them (a Parse of a statement the server has) still comes
+  // after their results, an error in one included, and not before.
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  prepare_s1(ps, cache);
+  ps.note_request('Q');
+  ps.note_request('Q');
+  EXPECT_FALSE(ps.idle());
+  std::string out;
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("s2", "SELECT * FROM t")), cache, out));
+  EXPECT_TRUE(out.empty());  // the server has it: answered by the proxy
+  ps.note_request('S');
+  std::string early;
+  ps.take_ready_answers(early);
+  EXPECT_TRUE(early.empty());
+  for (char type : {'T', 'D', 'C'}) {
+    const Routed r = route(ps, cache, type);
+    EXPECT_TRUE(r.forward && r.before.empty() && r.after.empty()) << type;
+  }
+  EXPECT_TRUE(route(ps, cache, 'Z', bytes(std::string("I"))).after.empty());
+  const Routed error = route(ps, cache, 'E', bytes(stale_plan_error()));
+  EXPECT_TRUE(error.forward && error.after.empty());
+  const Routed second = route(ps, cache, 'Z', bytes(std::string("I")));
+  EXPECT_TRUE(second.forward);
+  EXPECT_EQ(types_of(second.after), "1");  // the ParseComplete, right after both queries
+  EXPECT_TRUE(route(ps, cache, 'Z', bytes(std::string("I"))).forward);  // the Sync's
+  EXPECT_TRUE(ps.idle());
+}
+
 TEST(PreparedStatements, ErrorSkipsToSyncAndForgetsFailedStatements) {
   PreparedStatements ps(10);
   pool::ServerStatementCache cache;
