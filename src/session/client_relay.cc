@@ -108,8 +108,15 @@ router::ClassifierCache& classifier() {
 void ClientSession::classify_statement(std::string_view sql, bool repeats) {
   std::string& cleared = live_->cleared_text_;
   if (repeats && !cleared.empty() && sql == cleared) return;
+  // A Query of the same shape as one cleared before differs from it in constants only, and
+  // might_matter() finds nothing in constants that the parser would not dismiss: what it
+  // looks for (keywords at statement starts, function and schema names, comments) the
+  // shape holds as written. The probe has just hashed the text.
+  const uint64_t shape = repeats ? 0 : probe_->last_query_shape();
+  if (shape != 0 && shape == live_->cleared_shape_) return;
   if (!router::might_matter(sql)) {
     if (repeats && sql.size() <= kMaxClearedText) cleared.assign(sql);
+    if (shape != 0) live_->cleared_shape_ = shape;
     return;
   }
   const router::Classification& c = classifier().classify(sql);

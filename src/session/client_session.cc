@@ -493,13 +493,14 @@ bool ClientSession::lease_now() {
 }
 
 asio::awaitable<bool> ClientSession::ensure_server() {
-  if (!live_->server_) begin_wait();  // (lease_now() may have leased one)
+  // lease_now() has just shown the client as waiting and looked for an idle connection
+  // (and may have leased one): neither again on the first try.
   // A connection that dies while taking the client's settings has not seen any of the
   // client's statements yet, so another one may serve them: up to kLeaseAttempts.
   for (int attempt = 1;; ++attempt) {
     if (!live_->server_) {
-      set_state(ClientState::kWaiting);
-      if (!lease_idle_now()) {
+      if (attempt > 1) set_state(ClientState::kWaiting);
+      if (attempt == 1 || !lease_idle_now()) {
         // Waits for the priority gate (with classes), then for a server connection.
         pool::PriorityGate& gate = pool_->db_state().gate;
         if (gate.enabled() && !live_->gate_ticket_) {

@@ -106,7 +106,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   // parameters set, and the pump started: lease_now() when that takes no waiting (an idle
   // connection that needs nothing done, without a coroutine), else ensure_server(), which
   // takes a slot from the priority gate (with classes) first and waits as long as needed.
-  // ensure_server() sends the client a FATAL and returns false when it fails.
+  // ensure_server() is called only after lease_now() failed; it sends the client a FATAL
+  // and returns false when it fails.
   bool lease_now();
   asio::awaitable<bool> ensure_server();
   // Pool::try_acquire_idle() for the session; false when nothing was taken.
@@ -180,6 +181,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // The last Parse's text router::might_matter() cleared: an extended-protocol client
     // sends the same text with every Parse, and a comparison costs less than the scan.
     std::string cleared_text_;
+    // The shape (stats::query_shape_hash) of the last Query text might_matter() cleared:
+    // simple-protocol clients send one shape with other constants each time.
+    uint64_t cleared_shape_ = 0;
     // A transaction's last answer, written to the client after its lease ended.
     std::string answer_;
   };

@@ -97,6 +97,7 @@ void QueryProbe::on_client_message(char type, std::span<const uint8_t> body,
       protocol::BodyReader r(body);
       const std::string_view sql = r.cstr();
       if (r.ok()) set_current(sql, false);  // (simple-protocol texts inline their values)
+      query_shape_ = r.ok() && reads_text_ ? current_.shape : 0;
       current_params_.reset();
       push(r.ok(), now);
       break;

@@ -47,6 +47,9 @@ class QueryProbe {
     return reads_text_ && (type == 'Q' || type == 'P' || type == 'B');
   }
   static bool watches(char type) { return type == 'C' || type == 'E' || type == 'Z'; }
+  // query_shape_hash() of the last Query's text, which on_client_message() has just seen;
+  // 0 when the probe does not read texts, or that one was not whole.
+  uint64_t last_query_shape() const { return query_shape_; }
 
  private:
   using Params = std::vector<std::optional<std::string>>;
@@ -82,6 +85,7 @@ class QueryProbe {
   // the same text with every Parse, which then costs a comparison, not a hash of the text.
   std::string last_text_;
   stats::QueryRef last_ref_;
+  uint64_t query_shape_ = 0;
   std::optional<Params> current_params_;
   std::unordered_map<std::string, stats::QueryRef> named_;  // session mode only
   std::array<Request, kMaxInFlight> ring_;

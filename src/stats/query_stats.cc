@@ -88,7 +88,8 @@ QueryRef QueryStats::lookup(std::string_view sql) {
   }
   memo_misses_.store(memo_misses_.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
   QueryIdentity id = identify_query(sql);
-  QueryRef ref{id.fingerprint, std::make_shared<const std::string>(std::move(id.normalized))};
+  QueryRef ref{id.fingerprint, std::make_shared<const std::string>(std::move(id.normalized)),
+               shape};
   memo_.push_front({shape, ref});
   memo_index_.emplace(shape, memo_.begin());
   if (memo_.size() > kMemoEntries) {

@@ -39,6 +39,7 @@ uint64_t labels_key(const QueryLabels& labels);
 struct QueryRef {
   uint64_t fingerprint = 0;
   std::shared_ptr<const std::string> normalized;
+  uint64_t shape = 0;  // query_shape_hash() of the texts it stands for
   explicit operator bool() const { return normalized != nullptr; }
 };
 

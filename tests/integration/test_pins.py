@@ -87,6 +87,32 @@ def test_extended_protocol_lock_pins_after_repeated_texts(proxy):
         assert pinned(proxy, "advisory_lock") == 0
 
 
+def test_simple_protocol_lock_pins_after_same_shaped_queries(proxy):
+    """A driver on the simple protocol sends one query shape with other constants each
+    time (the proxy remembers that shape needs no look), then takes a lock with a text of
+    another shape: that one pins, and the remembered shape sent again does not undo it. The
+    lock function's name inside a constant of a remembered shape pins nothing."""
+    conn = connect(proxy)
+    try:
+        for i in range(3):
+            assert one(conn, "SELECT %s::int", (i,)) == i
+        assert pinned(proxy, "advisory_lock") == 0
+        one(conn, "SELECT pg_advisory_lock(%s)", (4246,))
+        assert pinned(proxy, "advisory_lock") == 1
+        pid = one(conn, "SELECT pg_backend_pid()")
+        assert one(conn, "SELECT %s::int", (7,)) == 7
+        churn(proxy)
+        assert one(conn, "SELECT pg_backend_pid()") == pid
+        assert pinned(proxy, "advisory_lock") == 1
+        one(conn, "SELECT pg_advisory_unlock_all()")
+        assert pinned(proxy, "advisory_lock") == 0
+        one(conn, "SELECT %s::text", ("a",))
+        one(conn, "SELECT %s::text", ("pg_advisory_lock(1)",))
+        assert pinned(proxy, "advisory_lock") == 0
+    finally:
+        conn.close()
+
+
 def test_session_advisory_lock_pins_until_unlock_all(proxy):
     holder, other = connect(proxy), connect(proxy)
     try:
