@@ -106,14 +106,10 @@ std::string PreparedStatements::server_statement_name(const std::string& query,
   return hashed_statement_name(query, types, name_context_);
 }
 
-void PreparedStatements::push(PendingRequest request) {
-  if (batch_resendable_) batch_.push_back(request);
-  pending_.push_back(std::move(request));
-}
-
 void PreparedStatements::begin_message() {
   if (batch_open_) return;
   batch_open_ = true;
+  batch_first_ = true;
   batch_resendable_ = idle() && tx_status_ == 'I';
   batch_is_resend_ = false;
   batch_.clear();
@@ -121,6 +117,15 @@ void PreparedStatements::begin_message() {
     std::string().swap(batch_bytes_);  // a big batch's buffer is not kept for the next
   } else {
     batch_bytes_.clear();
+  }
+}
+
+void PreparedStatements::settle_resendable(bool named) {
+  if (!batch_first_) return;
+  batch_first_ = false;
+  if (!named) {
+    batch_resendable_ = false;
+    batch_.clear();
   }
 }
 
@@ -151,14 +156,14 @@ void PreparedStatements::prepare_on_server(const Statement& st, pool::ServerStat
                                            std::string& out) {
   if (server.take_stale(st.server_name)) {
     out += close_statement_message(st.server_name);
-    push({'C', ResponseRoute::kSwallow, {}, {}, {}});
+    push('C', ResponseRoute::kSwallow);
   }
   if (auto evicted = server.add(st.server_name, max_per_server_)) {
     out += close_statement_message(*evicted);
-    push({'C', ResponseRoute::kSwallow, {}, {}, {}});
+    push('C', ResponseRoute::kSwallow);
   }
   out += parse_message(st.server_name, st.query, st.param_types);
-  push({'P', route, {}, st.server_name, client_name});
+  push('P', route, std::string(), st.server_name, client_name);
 }
 
 bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCache& server,
@@ -166,6 +171,7 @@ bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCac
   begin_message();
   const size_t mark = out.size();
   if (!rewrite_message(type, body, server, out)) return false;
+  settle_resendable(true);
   keep_sent(type, std::string_view(out).substr(mark));
   return true;
 }
@@ -186,7 +192,7 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
         auto replacement = rewrite_deallocate(query, server, out);
         if (!replacement) return false;
         out += parse_message("", *replacement, types);
-        push({'P', ResponseRoute::kForward, {}, {}, {}});
+        push('P', ResponseRoute::kForward);
         return true;
       }
       Statement st{std::string(query), std::string(types), {}};
@@ -196,7 +202,7 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
       stats::counters().add_statement_cache(hit);
       if (hit) {
         server.touch(saved.server_name);
-        push({'P', ResponseRoute::kAnswer, bare_message('1'), {}, {}});
+        push('P', ResponseRoute::kAnswer, bare_message('1'));
         return true;
       }
       prepare_on_server(saved, server, ResponseRoute::kForward, std::string(name), out);
@@ -216,7 +222,7 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
           .cstr(it->second.server_name)
           .raw(rest)
           .end();
-      push({'B', ResponseRoute::kForward, {}, {}, std::string(name)});
+      push('B', ResponseRoute::kForward, std::string(), std::string(), std::string(name));
       return true;
     }
     case 'D': {
@@ -227,7 +233,7 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
       if (it == statements_.end()) return false;
       ensure_prepared(it->second, server, out);
       protocol::MessageWriter(out).begin('D').byte('S').cstr(it->second.server_name).end();
-      push({'D', ResponseRoute::kForward, {}, {}, name});
+      push('D', ResponseRoute::kForward, std::string(), std::string(), name);
       return true;
     }
     case 'C': {
@@ -236,7 +242,7 @@ bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStat
       if (!r.ok() || kind != 'S' || name.empty()) return false;
       // Other clients may share the server-side statement: only the client's name goes.
       statements_.erase(name);
-      push({'C', ResponseRoute::kAnswer, bare_message('3'), {}, {}});
+      push('C', ResponseRoute::kAnswer, bare_message('3'));
       return true;
     }
     default:
@@ -371,17 +377,18 @@ bool PreparedStatements::rewrite_query(std::string_view sql, pool::ServerStateme
   auto replacement = rewrite_deallocate(sql, server, out);
   if (!replacement) return false;
   protocol::append_query(out, *replacement);
-  push({'Q', ResponseRoute::kForward, {}, {}, {}});
+  push('Q', ResponseRoute::kForward);
   keep_sent('Q', std::string_view(out).substr(mark));
   return true;
 }
 
 void PreparedStatements::note_request(char type, Bytes message) {
   begin_message();
+  settle_resendable(false);
   if (type == 'Q' && pending_.empty()) {
     ++plain_queries_;  // (a Query ends any batch kept for a re-send: keep_sent below)
   } else if (gets_response(type)) {
-    push({type, ResponseRoute::kForward, {}, {}, {}});
+    push(type, ResponseRoute::kForward);
   }
   if (message.empty()) batch_resendable_ = false;  // streamed through: not kept
   keep_sent(type, std::string_view(reinterpret_cast<const char*>(message.data()), message.size()));
@@ -433,9 +440,9 @@ bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& serve
   batch_is_resend_ = true;  // batch_resendable_ stays: the new batch is kept the same way
   std::string& out = resend_;
   out += close_statement_message(stale);
-  push({'C', ResponseRoute::kSwallow, {}, {}, {}});
+  push('C', ResponseRoute::kSwallow);
   out += parse_message(stale, statement.query, statement.param_types);
-  push({'P', ResponseRoute::kSwallow, {}, stale, {}});
+  push('P', ResponseRoute::kSwallow, std::string(), stale);
   server.touch(stale);
   // Walk the messages sent with the requests they made (answered ones made none).
   size_t pos = 0;

@@ -16,7 +16,8 @@
 // 0A000) — also for a client that prepared it after the DDL, since the server statement is
 // older. The statement is then closed and prepared again on that server connection, and
 // when nothing of the client's batch can have run yet (it started outside a transaction
-// block and the failure came before any Execute) the batch is sent again: the client sees
+// block and the failure came before any Execute), and the batch began with a message about
+// a named statement (so it was kept, see settle_resendable), it is sent again: the client sees
 // the results, not the error. Otherwise the error reaches the client, as PostgreSQL would
 // send it, and the next use prepares the statement afresh.
 #pragma once
@@ -43,6 +44,15 @@ enum class ResponseRoute : uint8_t {
 };
 
 struct PendingRequest {
+  PendingRequest(char t, ResponseRoute r, std::string answer_ = {}, std::string server = {},
+                 std::string client = {})
+      : type(t),
+        route(r),
+        answer(std::move(answer_)),
+        server_statement(std::move(server)),
+        client_statement(std::move(client)) {}
+  PendingRequest() = default;
+
   char type = 0;  // the request's message type: P B D E C S Q F
   ResponseRoute route = ResponseRoute::kForward;
   std::string answer;            // for kAnswer
@@ -139,10 +149,25 @@ class PreparedStatements {
   std::string server_statement_name(const std::string& query, const std::string& types) const;
 
   // Every request goes through here: in flight, and in the batch kept for a re-send.
-  void push(PendingRequest request);
+  // (Built in place from push()'s arguments: most requests carry no strings, and a
+  // PendingRequest copied and moved costs more than the rest of the message's tracking.)
+  template <typename... Args>
+  void push(char type, ResponseRoute route, Args&&... strings) {
+    if (batch_resendable_) batch_.emplace_back(type, route, strings...);
+    pending_.emplace_back(type, route, std::forward<Args>(strings)...);
+  }
+  void push(PendingRequest request) {
+    if (batch_resendable_) batch_.push_back(request);
+    pending_.push_back(std::move(request));
+  }
   // A client message starts a batch if none is open; `sent` are the bytes it put on the
   // wire (kept while the batch may have to be sent again).
   void begin_message();
+  // A batch is kept for a re-send only when its first message is about a named statement
+  // (rewrite() handled it), as only those can fail on a stale statement: the bytes of
+  // batches of the unnamed statement (`pgbench -M extended`, most drivers' one-off
+  // queries) are not copied. Called for each message, `named` when rewrite() handled it.
+  void settle_resendable(bool named);
   void keep_sent(char type, std::string_view sent);
   // On "cached plan must not change result type" for the statement `front` used.
   bool retry_stale_statement(pool::ServerStatementCache& server);
@@ -161,6 +186,7 @@ class PreparedStatements {
   // be sent again: it began with nothing in flight, outside a transaction block, and is
   // small. batch_ mirrors its requests in order; batch_bytes_ holds what was sent.
   bool batch_open_ = false;
+  bool batch_first_ = false;  // no message of the open batch was kept or dropped yet
   bool batch_resendable_ = false;
   bool batch_is_resend_ = false;  // a batch is sent again at most once
   char tx_status_ = 'I';          // the server's, as of its last ReadyForQuery

@@ -18,6 +18,10 @@ class RequestQueue {
   const T& front() const { return items_[head_]; }
   T& back() { return items_.back(); }
   void push_back(T item) { items_.push_back(std::move(item)); }
+  template <typename... Args>
+  void emplace_back(Args&&... args) {
+    items_.emplace_back(std::forward<Args>(args)...);
+  }
   void pop_front() {
     // The entry is destroyed with the rest at clear(), when the queue runs empty (after
     // each batch, for most clients): resetting each one here cost more than the relay's

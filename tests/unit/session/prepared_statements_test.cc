@@ -339,6 +339,30 @@ TEST(PreparedStatements, StaleStatementIsRepreparedAndTheBatchSentAgain) {
   EXPECT_EQ(cache.size(), 1u);
 }
 
+TEST(PreparedStatements, BatchThatBeginsUnnamedIsNotKeptForAResend) {
+  // Only batches that begin with a named statement's message are kept (copied) for a
+  // re-send. One that begins with the unnamed statement and then binds a stale named one
+  // gets the error, as PostgreSQL sends it; the statement is prepared afresh next time.
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  prepare_s1(ps, cache);
+  std::string out;
+  const std::string unnamed = parse_body("", "SELECT 1");
+  EXPECT_FALSE(ps.rewrite('P', bytes(unnamed), cache, out));
+  ps.note_request('P', bytes(whole('P', unnamed)));
+  ASSERT_TRUE(ps.rewrite('B', bytes(bind_body("s1")), cache, out));
+  ps.note_request('E', bytes(whole('E', std::string("\0\0\0\0\0", 5))));
+  ps.note_request('S', bytes(whole('S', "")));
+  EXPECT_TRUE(route(ps, cache, '1').forward);
+  EXPECT_TRUE(route(ps, cache, 'E', bytes(stale_plan_error())).forward);  // reaches the client
+  EXPECT_EQ(ps.take_resend(), "");
+  EXPECT_TRUE(route(ps, cache, 'Z', bytes(std::string("I"))).forward);
+  EXPECT_TRUE(ps.idle());
+  out.clear();
+  ASSERT_TRUE(ps.rewrite('B', bytes(bind_body("s1")), cache, out));
+  EXPECT_EQ(types_of(out), "CPB");  // the stale copy closed, prepared again, then the Bind
+}
+
 TEST(PreparedStatements, StaleStatementInATransactionBlockReportsAndClosesLater) {
   PreparedStatements ps(10);
   pool::ServerStatementCache cache;
