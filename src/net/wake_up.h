@@ -1,9 +1,10 @@
-// A one-waiter wake-up for coroutines of one event loop: wait() suspends until notify(),
-// which resumes the waiter at once, inside notify() when called on the waiter's own
-// thread. A timer used as a condition (wait until cancelled) costs a timer-queue entry,
-// two locks and a trip through the event loop's queue per wake-up; a session's pump waits
-// like that once per transaction, so it uses this instead. asio 1.22 has no type-erased
-// completion handler, hence the small box below.
+// A one-waiter wake-up: wait() suspends until notify(), which resumes the waiter at once,
+// inside notify() when called on the waiter's own thread (else through its event loop).
+// A timer used as a condition (wait until cancelled) costs a timer-queue entry, two locks
+// and a trip through the event loop's queue per wake-up; a session's pump and a client
+// waiting for a pooled connection wait once per transaction, so they use this instead.
+// Not thread-safe itself: the pool calls wait() and notify*() under its own lock. asio
+// 1.22 has no type-erased completion handler, hence the small box below.
 #pragma once
 
 #include <asio.hpp>
@@ -14,7 +15,22 @@
 namespace sluice::net {
 
 class WakeUp {
+  struct Box;
+
  public:
+  // A waiter taken out by take(), to be resumed later (once a lock is released) as
+  // notify() would: inline on its own thread.
+  class Taken {
+   public:
+    void resume() {
+      if (box_) std::exchange(box_, nullptr)->complete(false);
+    }
+
+   private:
+    friend class WakeUp;
+    std::unique_ptr<Box> box_;
+  };
+
   // Completes with no error at notify(); one waiter at a time.
   template <typename Token>
   auto wait(Token&& token) {
@@ -33,6 +49,12 @@ class WakeUp {
   // waiter run (and perhaps end what owns them) before they return.
   void notify_later() {
     if (auto waiter = std::move(waiter_)) waiter->complete(true);
+  }
+  // Takes the waiter out, if any (nothing to resume otherwise).
+  Taken take() {
+    Taken taken;
+    taken.box_ = std::move(waiter_);
+    return taken;
   }
 
  private:

@@ -475,7 +475,7 @@ void Pool::drop(ServerPtr conn) {
   wake_connect_locked();
 }
 
-void Pool::hand_over_locked(ServerPtr conn) {
+net::WakeUp::Taken Pool::hand_over_locked(ServerPtr conn, bool take) {
   auto pick = waiters_.begin();
   const asio::any_io_executor home = conn->stream.executor();
   if ((*pick)->ex != home) {
@@ -495,7 +495,9 @@ void Pool::hand_over_locked(ServerPtr conn) {
   waiters_.erase(pick);
   leased_.push_back(conn.get());
   w->conn = std::move(conn);
+  if (take) return w->wake.take();
   w->wake.notify_later();
+  return {};
 }
 
 void Pool::wake_connect_locked() {
@@ -540,7 +542,7 @@ void Pool::fail_waiters_locked(const ServerError& error) {
   waiters_.clear();
 }
 
-void Pool::release(ServerPtr conn, Clock::time_point now) {
+void Pool::release(ServerPtr conn, Clock::time_point now, bool resume_here) {
   conn->last_used = now;
   conn->active = false;
   conn->client_id = 0;
@@ -563,7 +565,9 @@ void Pool::release(ServerPtr conn, Clock::time_point now) {
     return;
   }
   if (!db_->paused && !waiters_.empty()) {
-    hand_over_locked(std::move(conn));
+    net::WakeUp::Taken woken = hand_over_locked(std::move(conn), resume_here);
+    lock.unlock();
+    woken.resume();
     return;
   }
   idle_.push_back(std::move(conn));

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "net/wake_up.h"
 #include "pool/priority_gate.h"
 #include "pool/server_connection.h"
 #include "pool/server_host.h"
@@ -90,7 +91,11 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // leased at once (no wait). Null when acquire() is needed; nothing is taken then.
   ServerPtr try_acquire_idle(const asio::any_io_executor& ex, Clock::time_point now);
   // Returns a connection; it is closed instead when broken or not idle ('I').
-  void release(ServerPtr conn, Clock::time_point now = Clock::now());
+  // `resume_here`: a client waiting on the caller's worker that gets the connection
+  // resumes inside this call (after the pool's lock is released) rather than through the
+  // event loop's queue: for callers that can have another session run first, as the
+  // pump at a transaction's end can.
+  void release(ServerPtr conn, Clock::time_point now = Clock::now(), bool resume_here = false);
 
   // Server ParameterStatus values for clients' welcome messages (empty until known).
   FlatStringMap server_params() const;
@@ -172,7 +177,9 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // A connection that failed its check, or leaves the pool for good: gives back its slot.
   void drop(ServerPtr conn);
   void drop_locked(ServerPtr conn);
-  void hand_over_locked(ServerPtr conn);
+  // Hands `conn` to a waiter, which is resumed through its event loop, or returned to be
+  // resumed by the caller when `take` (see release()).
+  net::WakeUp::Taken hand_over_locked(ServerPtr conn, bool take = false);
   // Lets waiting clients open connections, as far as the limits and the host allow.
   void wake_connect_locked();
   // Calls wake_connect_locked() at `when` (the host's next allowed attempt).

@@ -44,20 +44,6 @@ bool is_fatal_error(std::span<const uint8_t> body) {
 
 }  // namespace
 
-asio::awaitable<void> ClientSession::server_pump_loop() {
-  auto self = shared_from_this();
-  while (!pump_loop_exit_) {
-    if (!pump_running_) {
-      if (pump_loop_end_) break;
-      co_await live_->pump_parked_.wait(kNoThrow);
-      continue;
-    }
-    co_await server_pump();
-  }
-  pump_loop_alive_ = false;
-  pump_loop_end_ = false;
-}
-
 namespace {
 
 bool is_statement_message(char type) {
@@ -393,141 +379,156 @@ asio::awaitable<ClientSession::WriteResult> ClientSession::server_write_in_turn(
   co_return co_await live_->server_->stream.send_all(bufs);
 }
 
-asio::awaitable<void> ClientSession::server_pump() {
-  bool release = false;
-  pool::Clock::time_point now;  // when the last batch arrived
-  // closing_ is checked before every read: a stop requested before the first read was
-  // issued had nothing to cancel.
-  while (live_->server_ && !release && !closing_) {
-    pool::ServerConnection& server = *live_->server_;
-    {
-      auto [ec, n] = co_await server.stream.read_some(server.in.prepare());
-      if (ec || n == 0) {
-        // Only our own cancel (client left while the server was idle) keeps it reusable.
-        if (ec != asio::error::operation_aborted) server.broken = true;
-        if (ec != asio::error::operation_aborted && !closing_) {
-          // The server went away mid-conversation: tell the client, then drop it. It may
-          // have restarted: the pool's older connections must be checked before reuse.
-          pool_->host().mark_suspect(pool::Clock::now());
-          std::string out;
-          protocol::append_error(out, protocol::kSeverityFatal, sqlstate::kConnectionFailure,
-                                 "server closed the connection unexpectedly");
-          co_await live_->client_.write_all(asio::buffer(out));
-          live_->client_.close();
-        }
-        break;
-      }
-      server.in.commit(n);
+asio::awaitable<void> ClientSession::server_pump_loop() {
+  // One coroutine per session, parked between leases. A lease's pumping runs inline below:
+  // a coroutine of its own would cost a frame per lease.
+  auto self = shared_from_this();
+  while (!pump_loop_exit_) {
+    if (!pump_running_) {
+      if (pump_loop_end_) break;
+      co_await live_->pump_parked_.wait(kNoThrow);
+      continue;
     }
-    bool saw_idle_rfq = false;
-    const bool track = prepared_ != nullptr;
-    // One clock read per batch of server messages, for every timing they end.
-    now = pool::Clock::now();
-    Splicer splice(server.in.data());
-    ScanResult scan = live_->server_scan_.scan(
-        server.in.data(),
-        [track, settling = mode_ == config::PoolMode::kTransaction,
-         probing = probe_ != nullptr](char type) {
-          return type == 'Z' || type == 'S' || type == 'E' || (track && is_completion(type)) ||
-                 ((settling || probing) && type == 'C');
-        },
-        [&](char type, std::span<const uint8_t> body, bool, size_t offset) {
-          saw_idle_rfq = false;
-          if (track) {
-            bool forward = true;
-            std::string before;
-            std::string after;
-            prepared_->on_server_message(type, body, server.statements, forward, before, after);
-            const size_t end = offset + protocol::kHeaderSize + body.size();
-            if (!before.empty()) splice.insert(offset, std::move(before));
-            if (!forward) splice.drop(offset, end);
-            if (!after.empty()) splice.insert(end, std::move(after));
-            // What the proxy swallows of a batch it sends again (the error, its
-            // ReadyForQuery) never happened for the client.
-            if (!forward && (type == 'E' || type == 'Z')) return ScanAction::kForward;
+    bool release = false;
+    bool answered = false;        // the lease ended before its last answer was written
+    pool::Clock::time_point now;  // when the last batch arrived
+    // closing_ is checked before every read: a stop requested before the first read was
+    // issued had nothing to cancel.
+    while (live_->server_ && !release && !closing_) {
+      pool::ServerConnection& server = *live_->server_;
+      {
+        auto [ec, n] = co_await server.stream.read_some(server.in.prepare());
+        if (ec || n == 0) {
+          // Only our own cancel (client left while the server was idle) keeps it reusable.
+          if (ec != asio::error::operation_aborted) server.broken = true;
+          if (ec != asio::error::operation_aborted && !closing_) {
+            // The server went away mid-conversation: tell the client, then drop it. It may
+            // have restarted: the pool's older connections must be checked before reuse.
+            pool_->host().mark_suspect(pool::Clock::now());
+            std::string out;
+            protocol::append_error(out, protocol::kSeverityFatal, sqlstate::kConnectionFailure,
+                                   "server closed the connection unexpectedly");
+            co_await live_->client_.write_all(asio::buffer(out));
+            live_->client_.close();
           }
-          if (probe_ && QueryProbe::watches(type)) probe_->on_server_message(type, body, now);
-          if (type == 'Z' && !body.empty()) {
-            tx_status_ = static_cast<char>(body[0]);
-            server.tx_status = tx_status_;
-            if (pending_syncs_ > 0 && --pending_syncs_ == 0) {
-              pool_->stats().add_query(micros_between(live_->query_start_, now));
-              query_timeout_cancel_sent_ = false;
+          break;
+        }
+        server.in.commit(n);
+      }
+      bool saw_idle_rfq = false;
+      const bool track = prepared_ != nullptr;
+      // One clock read per batch of server messages, for every timing they end.
+      now = pool::Clock::now();
+      Splicer splice(server.in.data());
+      ScanResult scan = live_->server_scan_.scan(
+          server.in.data(),
+          [track, settling = mode_ == config::PoolMode::kTransaction,
+           probing = probe_ != nullptr](char type) {
+            return type == 'Z' || type == 'S' || type == 'E' || (track && is_completion(type)) ||
+                   ((settling || probing) && type == 'C');
+          },
+          [&](char type, std::span<const uint8_t> body, bool, size_t offset) {
+            saw_idle_rfq = false;
+            if (track) {
+              bool forward = true;
+              std::string before;
+              std::string after;
+              prepared_->on_server_message(type, body, server.statements, forward, before, after);
+              const size_t end = offset + protocol::kHeaderSize + body.size();
+              if (!before.empty()) splice.insert(offset, std::move(before));
+              if (!forward) splice.drop(offset, end);
+              if (!after.empty()) splice.insert(end, std::move(after));
+              // What the proxy swallows of a batch it sends again (the error, its
+              // ReadyForQuery) never happened for the client.
+              if (!forward && (type == 'E' || type == 'Z')) return ScanAction::kForward;
             }
-            if (tx_status_ == 'I') {
-              pool_->stats().add_xact(micros_between(live_->xact_start_, now));
-              live_->xact_start_ = now;
-              saw_idle_rfq = true;
-            }
-          } else if (type == 'E' && is_fatal_error(body)) {
-            server.broken = true;  // the server closes the connection after a FATAL
-          } else if (type == 'S') {
-            if (auto p = protocol::parse_parameter_status(body)) {
-              server.params[p->first] = p->second;
-              if (reported_param_differs(wanted_params_.get(), p->first, p->second) &&
-                  wanted_params_.update(
-                      [&](ParamMap& m) { track_reported_param(m, p->first, p->second); })) {
-                // The report came from this server: it now holds exactly what we want.
-                server.params_fingerprint = wanted_params_.fingerprint();
+            if (probe_ && QueryProbe::watches(type)) probe_->on_server_message(type, body, now);
+            if (type == 'Z' && !body.empty()) {
+              tx_status_ = static_cast<char>(body[0]);
+              server.tx_status = tx_status_;
+              if (pending_syncs_ > 0 && --pending_syncs_ == 0) {
+                pool_->stats().add_query(micros_between(live_->query_start_, now));
+                query_timeout_cancel_sent_ = false;
+              }
+              if (tx_status_ == 'I') {
+                pool_->stats().add_xact(micros_between(live_->xact_start_, now));
+                live_->xact_start_ = now;
+                saw_idle_rfq = true;
+              }
+            } else if (type == 'E' && is_fatal_error(body)) {
+              server.broken = true;  // the server closes the connection after a FATAL
+            } else if (type == 'S') {
+              if (auto p = protocol::parse_parameter_status(body)) {
+                server.params[p->first] = p->second;
+                if (reported_param_differs(wanted_params_.get(), p->first, p->second) &&
+                    wanted_params_.update(
+                        [&](ParamMap& m) { track_reported_param(m, p->first, p->second); })) {
+                  // The report came from this server: it now holds exactly what we want.
+                  server.params_fingerprint = wanted_params_.fingerprint();
+                }
               }
             }
-          }
-          if (type == 'E' || type == 'C' || type == 'Z') settle_settings(type, body, server);
-          return ScanAction::kForward;
-        });
-    if (scan.error) {
-      spdlog::warn("server sent a malformed message: {}", scan.error_message);
-      server.broken = true;
-      co_await fatal(sqlstate::kProtocolViolation, "server sent a malformed message");
-      break;
-    }
-    // A batch that failed on a stale statement goes again, re-prepared (after the answer).
-    const std::string resend = track ? prepared_->take_resend() : std::string();
-    // Transaction mode: the lease ends at the transaction's end when nothing else is
-    // under way on either side.
-    auto lease_ends = [&] {
-      return saw_idle_rfq && mode_ == config::PoolMode::kTransaction && pins_ == 0 &&
-             transaction_idle() && !closing_;
-    };
-    if (scan.forward > 0) {
-      pool_->stats().add_sent(scan.forward);
-      // (No co_await inside ?: or on braced temporaries: GCC 12 miscompiles those.)
-      std::array<asio::const_buffer, 1> plain;  // no allocation for the common case
-      plain[0] = asio::buffer(server.in.data().data(), scan.forward);
-      const std::span<const asio::const_buffer> bufs =
-          splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
-                          : std::span<const asio::const_buffer>(plain);
-      if (scan.forward <= kAnswerCopyMax && scan.forward == server.in.size() && resend.empty() &&
-          lease_ends()) {
-        release_before_answer(bufs, now);
-        // (Written here rather than in a coroutine of its own: a frame per transaction.)
-        const std::array<asio::const_buffer, 1> answer{asio::buffer(live_->answer_)};
-        const auto [ec, n] = co_await start_client_write(answer);
-        finish_client_write();
-        if (ec) live_->client_.close();  // run() sees that and cleans up
-        co_return;
-      }
-      const auto [ec, n] = co_await start_client_write(bufs);
-      finish_client_write();
-      server.in.consume(scan.forward);
-      if (ec) {
-        live_->client_.close();  // the client is gone; run() sees that and cleans up
-        break;
-      }
-    }
-    if (!resend.empty()) {
-      const std::array<asio::const_buffer, 1> bufs{asio::buffer(resend)};
-      if (co_await write_server(bufs)) {
+            if (type == 'E' || type == 'C' || type == 'Z') settle_settings(type, body, server);
+            return ScanAction::kForward;
+          });
+      if (scan.error) {
+        spdlog::warn("server sent a malformed message: {}", scan.error_message);
         server.broken = true;
-        co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
+        co_await fatal(sqlstate::kProtocolViolation, "server sent a malformed message");
         break;
       }
+      // A batch that failed on a stale statement goes again, re-prepared (after the answer).
+      const std::string resend = track ? prepared_->take_resend() : std::string();
+      // Transaction mode: the lease ends at the transaction's end when nothing else is
+      // under way on either side.
+      auto lease_ends = [&] {
+        return saw_idle_rfq && mode_ == config::PoolMode::kTransaction && pins_ == 0 &&
+               transaction_idle() && !closing_;
+      };
+      if (scan.forward > 0) {
+        pool_->stats().add_sent(scan.forward);
+        // (No co_await inside ?: or on braced temporaries: GCC 12 miscompiles those.)
+        std::array<asio::const_buffer, 1> plain;  // no allocation for the common case
+        plain[0] = asio::buffer(server.in.data().data(), scan.forward);
+        const std::span<const asio::const_buffer> bufs =
+            splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
+                            : std::span<const asio::const_buffer>(plain);
+        if (scan.forward <= kAnswerCopyMax && scan.forward == server.in.size() && resend.empty() &&
+            lease_ends()) {
+          release_before_answer(bufs, now);
+          // (Written here rather than in a coroutine of its own: a frame per transaction.)
+          const std::array<asio::const_buffer, 1> answer{asio::buffer(live_->answer_)};
+          const auto [ec, n] = co_await start_client_write(answer);
+          finish_client_write();
+          if (ec) live_->client_.close();  // run() sees that and cleans up
+          answered = true;
+          break;
+        }
+        const auto [ec, n] = co_await start_client_write(bufs);
+        finish_client_write();
+        server.in.consume(scan.forward);
+        if (ec) {
+          live_->client_.close();  // the client is gone; run() sees that and cleans up
+          break;
+        }
+      }
+      if (!resend.empty()) {
+        const std::array<asio::const_buffer, 1> bufs{asio::buffer(resend)};
+        if (co_await write_server(bufs)) {
+          server.broken = true;
+          co_await fatal(sqlstate::kConnectionFailure, "server connection lost");
+          break;
+        }
+      }
+      release = lease_ends() && server.in.empty();
     }
-    release = lease_ends() && server.in.empty();
+    if (answered) continue;  // (release_before_answer() has ended the lease)
+    pump_running_ = false;
+    if (release) release_server(now, true);
+    notify_changed();
   }
-  pump_running_ = false;
-  if (release) release_server(now);
-  notify_changed();
+  pump_loop_alive_ = false;
+  pump_loop_end_ = false;
 }
 
 void ClientSession::release_before_answer(std::span<const asio::const_buffer> bufs,
@@ -542,7 +543,7 @@ void ClientSession::release_before_answer(std::span<const asio::const_buffer> bu
   for (const auto& b : bufs) answer.append(static_cast<const char*>(b.data()), b.size());
   live_->server_->in.consume(live_->server_->in.size());
   pump_running_ = false;
-  release_server(now);
+  release_server(now, true);  // (a client waiting here may run before the answer goes out)
   notify_changed();
 }
 

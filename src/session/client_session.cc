@@ -584,13 +584,13 @@ asio::awaitable<ClientSession::SyncOutcome> ClientSession::sync_parameters() {
   co_return SyncOutcome::kSynced;
 }
 
-void ClientSession::release_server(pool::Clock::time_point now) {
+void ClientSession::release_server(pool::Clock::time_point now, bool resume_waiter_here) {
   if (!live_->server_) return;
   if (prepared_) prepared_->reset_pending();
   info_->server_pid.store(0, std::memory_order_relaxed);
   info_->server_id.store(0, std::memory_order_relaxed);
   set_state(ClientState::kIdle);
-  pool_->release(std::move(live_->server_), now);
+  pool_->release(std::move(live_->server_), now, resume_waiter_here);
   live_->server_.reset();
   pool_->db_state().gate.leave(live_->gate_ticket_);
 }

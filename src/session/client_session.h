@@ -5,7 +5,7 @@
 // client_relay.cc (relay, pump, and what they track in flight).
 //
 // Threading: a session lives on the worker that accepted it. Two coroutines run on that
-// worker's executor: run() reads the client and forwards to the server; server_pump()
+// worker's executor: run() reads the client and forwards to the server; server_pump_loop()
 // reads the leased server and forwards to the client. Both may write to either side (the
 // pump re-sends a batch that failed on a stale prepared statement), always through
 // write_client() / write_server(), which let one write at a time.
@@ -126,14 +126,15 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   };
   asio::awaitable<SyncOutcome> sync_parameters();
   asio::awaitable<void> server_pump_loop();
-  asio::awaitable<void> server_pump();
   // Ends the lease before the transaction's last answer (`bufs`) is written to the
   // client, copying it to live_->answer_ first. `now`: when the answer arrived.
   void release_before_answer(std::span<const asio::const_buffer> bufs, pool::Clock::time_point now);
   asio::awaitable<void> stop_server_pump();
   asio::awaitable<void> finish();
-  // `now` spares a clock read where the caller has one.
-  void release_server(pool::Clock::time_point now = pool::Clock::now());
+  // `now` spares a clock read where the caller has one. `resume_waiter_here`: see
+  // Pool::release(); the pump passes it at a transaction's end, nobody else.
+  void release_server(pool::Clock::time_point now = pool::Clock::now(),
+                      bool resume_waiter_here = false);
   bool transaction_idle() const;
   // No conversation with a server under way (nothing sent, nothing owed).
   bool transaction_idle_between_leases() const;

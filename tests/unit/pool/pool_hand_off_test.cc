@@ -110,6 +110,38 @@ TEST(PoolHandOff, ArrivalOrderWinsBeyondTheSlack) {
   EXPECT_EQ(p.pool->snapshot().waiting, 1);
 }
 
+TEST(PoolHandOff, ReleaseCanResumeAWaiterOnItsOwnWorkerInline) {
+  // What the pump does at a transaction's end: the next client on that worker runs at
+  // once, inside release(), instead of an event-loop round later.
+  OneConnectionPool p(std::chrono::milliseconds(1));
+  std::string winner;
+  ServerPtr held = take(p);
+  ASSERT_TRUE(held);
+  p.wait_on(p.home, "waiter", winner);
+  p.home.restart();
+  std::string seen_in_release;  // who had the connection when release() returned
+  asio::post(p.home, [&] {
+    p.pool->release(std::move(held), Clock::now(), /*resume_here=*/true);
+    seen_in_release = winner;
+  });
+  p.home.poll_one();  // runs the release only
+  EXPECT_EQ(seen_in_release, "waiter");
+  ASSERT_EQ(p.leased.size(), 1u);
+  // Without resume_here, the next one waits for its event loop's next round.
+  std::string second;
+  p.home.restart();
+  p.wait_on(p.home, "second", second);
+  p.home.restart();
+  asio::post(p.home, [&] {
+    p.pool->release(std::move(p.leased.back()), Clock::now());
+    seen_in_release = second;
+  });
+  p.home.poll_one();
+  EXPECT_EQ(seen_in_release, "");
+  p.run_both();
+  EXPECT_EQ(second, "second");
+}
+
 // A client that waits for a connection on `ctx`; `ended_after` is set when its wait ends,
 // with `error` (empty when it got a connection).
 struct TimedWait {
