@@ -16,6 +16,10 @@ namespace sluice::net {
 
 class WakeUp {
   struct Box;
+  struct Release {
+    void operator()(Box* box) const;
+  };
+  using BoxPtr = std::unique_ptr<Box, Release>;
 
  public:
   // A waiter taken out by take(), to be resumed later (once a lock is released) as
@@ -28,17 +32,14 @@ class WakeUp {
 
    private:
     friend class WakeUp;
-    std::unique_ptr<Box> box_;
+    BoxPtr box_;
   };
 
   // Completes with no error at notify(); one waiter at a time.
   template <typename Token>
   auto wait(Token&& token) {
     return asio::async_initiate<Token, void(std::error_code)>(
-        [this](auto handler) {
-          waiter_ = std::make_unique<Waiter<decltype(handler)>>(std::move(handler));
-        },
-        token);
+        [this](auto handler) { waiter_ = make_waiter(std::move(handler)); }, token);
   }
   bool waiting() const { return waiter_ != nullptr; }
   // Resumes the waiter, if any: inline on its own thread, else through its executor.
@@ -58,13 +59,23 @@ class WakeUp {
   }
 
  private:
+  // Boxes come from asio's per-thread recycling allocator: one is made per wait, and a
+  // session's pump waits once per transaction.
   struct Box {
-    virtual ~Box() = default;
     virtual void complete(bool later) = 0;
+    virtual void destroy() = 0;  // the destructor, then the memory back to the allocator
+
+   protected:
+    ~Box() = default;
   };
   template <typename Handler>
   struct Waiter final : Box {
+    using Allocator = asio::recycling_allocator<Waiter>;
     explicit Waiter(Handler h) : handler(std::move(h)) {}
+    void destroy() override {
+      this->~Waiter();
+      Allocator().deallocate(this, 1);
+    }
     void complete(bool later) override {
       auto ex = asio::get_associated_executor(handler);
       auto resume = [h = std::move(handler)]() mutable { std::move(h)(std::error_code()); };
@@ -76,7 +87,20 @@ class WakeUp {
     }
     Handler handler;
   };
-  std::unique_ptr<Box> waiter_;
+  template <typename Handler>
+  static BoxPtr make_waiter(Handler handler) {
+    using W = Waiter<Handler>;
+    void* memory = typename W::Allocator().allocate(1);
+    try {
+      return BoxPtr(new (memory) W(std::move(handler)));
+    } catch (...) {
+      typename W::Allocator().deallocate(static_cast<W*>(memory), 1);
+      throw;
+    }
+  }
+  BoxPtr waiter_;
 };
+
+inline void WakeUp::Release::operator()(Box* box) const { box->destroy(); }
 
 }  // namespace sluice::net

@@ -6,7 +6,6 @@
 #include <algorithm>
 
 #include "net/no_throw.h"
-#include "net/wake_up.h"
 #include "pool/health_check.h"
 #include "protocol/builder.h"
 

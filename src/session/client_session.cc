@@ -483,8 +483,10 @@ void ClientSession::begin_wait() {
 }
 
 bool ClientSession::lease_now() {
-  begin_wait();
-  if (!lease_idle_now()) return false;
+  if (!lease_idle_now()) {
+    begin_wait();  // (a client leased at once never shows as waiting)
+    return false;
+  }
   attach_server();
   // Differing session parameters are set by ensure_server(), which takes it from here.
   if (live_->server_->params_fingerprint != wanted_params_.fingerprint()) return false;
@@ -493,8 +495,8 @@ bool ClientSession::lease_now() {
 }
 
 asio::awaitable<bool> ClientSession::ensure_server() {
-  // lease_now() has just shown the client as waiting and looked for an idle connection
-  // (and may have leased one): neither again on the first try.
+  // lease_now() has just looked for an idle connection (and may have leased one, else it
+  // showed the client as waiting): neither again on the first try.
   // A connection that dies while taking the client's settings has not seen any of the
   // client's statements yet, so another one may serve them: up to kLeaseAttempts.
   for (int attempt = 1;; ++attempt) {

@@ -279,3 +279,41 @@ def test_reload_adds_and_removes_a_database_and_classes(pg, sluice):
     finally:
         before.close()
     assert log_count(proxy, RELOADED) == 2
+
+
+def test_a_shortened_query_wait_timeout_holds_behind_a_longer_one(pg, sluice):
+    """Waiting clients' time limits are kept by one timer per pool, set for the earliest.
+    After a RELOAD shortens query_wait_timeout from 30 s to 1 s, a client that queues
+    behind one still under the 30 s limit fails at its own 1 s, while the one ahead keeps
+    its place and runs once the connection is free."""
+    config = proxy_config(pg, pool_size=1)
+    proxy = sluice(config)
+    holder = proxy.connect(user=APP_USER, dbname=APP_DB)
+    patient_result: list = []
+    try:
+        with holder.cursor() as cur:
+            cur.execute("BEGIN")
+            cur.execute("SELECT 1")  # the only server connection stays with this transaction
+        patient = threading.Thread(target=lambda: patient_result.append(proxy.run_psql(
+            "SELECT 'patient'", user=APP_USER, dbname=APP_DB, args=("-At",), timeout=60)))
+        patient.start()
+        deadline = time.monotonic() + 10
+        while not [r for r in admin(proxy, "SHOW POOLS") if r["cl_waiting"] == "1"]:
+            assert time.monotonic() < deadline, admin(proxy, "SHOW POOLS")
+            time.sleep(0.05)
+        config["pool"]["query_wait_timeout"] = "1s"
+        proxy.write_config(config)
+        reload(proxy, "console")
+        started = time.monotonic()
+        result = proxy.run_psql("SELECT 1", user=APP_USER, dbname=APP_DB, timeout=60)
+        elapsed = time.monotonic() - started
+        assert result.returncode != 0, f"the query ran: {result.stdout}"
+        assert "query_wait_timeout" in result.stderr, result.stderr
+        assert elapsed < 10, f"the 1 s limit took {elapsed:.1f} s (held to the 30 s one?)"
+        assert patient.is_alive(), f"the client under the 30 s limit ended: {patient_result}"
+        with holder.cursor() as cur:
+            cur.execute("COMMIT")
+        patient.join(timeout=30)
+        assert patient_result and patient_result[0].stdout.strip() == "patient", patient_result
+    finally:
+        holder.close()

@@ -4,10 +4,14 @@ change result type", 0A000) — even for a client that prepared its statement af
 Sluice re-prepares the statement and sends the batch again when nothing of it can have run,
 so clients see the new rows instead of the error. Also: clients under different search_paths
 never share a server statement (the same text names other tables)."""
+import contextlib
+import struct
+
 import psycopg
 import pytest
 
 from conftest import APP_DB, APP_USER
+from harness import wire
 from test_admin import app_config
 
 QUERY = "SELECT * FROM shape ORDER BY id"
@@ -60,6 +64,36 @@ def test_statement_prepared_before_ddl_is_reprepared_for_every_client(proxy, sha
     finally:
         a.close()
         b.close()
+
+
+def parse(name: str, sql: str) -> bytes:
+    return wire.message(b"P", name.encode() + b"\0" + sql.encode() + b"\0"
+                        + struct.pack("!H", 0))
+
+
+def bind_execute_sync(statement: str) -> bytes:
+    return (wire.message(b"B", b"\0" + statement.encode() + b"\0" + struct.pack("!HHH", 0, 0, 0))
+            + wire.message(b"E", b"\0" + struct.pack("!I", 0)) + wire.message(b"S", b""))
+
+
+def test_batch_that_begins_with_the_unnamed_statement_gets_the_stale_error(
+        proxy, pg, shape_table):
+    """Only batches that begin with a named statement are kept to be sent again (the
+    bytes of unnamed-statement batches are not copied): one that begins with a Parse of the
+    unnamed statement and then binds a stale named one gets PostgreSQL's error. The next
+    use of the statement prepares it afresh and runs."""
+    with contextlib.closing(wire.login(proxy.host, proxy.port, user=APP_USER,
+                                       dbname=APP_DB)) as sock:
+        sock.sendall(parse("s1", QUERY) + bind_execute_sync("s1"))
+        assert wire.read_results(sock) == [("1", "one"), ("2", "two")]
+        pg.psql("ALTER TABLE shape ADD COLUMN b int DEFAULT 7", dbname=APP_DB)
+        sock.sendall(parse("", "SELECT 1") + bind_execute_sync("s1"))
+        with pytest.raises(wire.ServerError) as failed:
+            wire.read_results(sock)
+        assert failed.value.fields["C"] == "0A000", failed.value.fields
+        assert "cached plan must not change result type" in failed.value.fields["M"]
+        sock.sendall(bind_execute_sync("s1"))  # the next use prepares it afresh
+        assert wire.read_results(sock) == [("1", "one", "7"), ("2", "two", "7")]
 
 
 def test_inside_a_transaction_the_error_reaches_the_client_then_the_next_run_works(

@@ -151,19 +151,7 @@ def parse_data_row(body: bytes) -> tuple:
 def simple_query(sock: socket.socket, sql: str) -> list[tuple]:
     """Runs one simple Query; returns DataRow values as text; raises ServerError."""
     sock.sendall(message(b"Q", sql.encode() + b"\0"))
-    rows, error = [], None
-    while True:
-        kind, body = read_message(sock)
-        if kind == b"D":
-            rows.append(parse_data_row(body))
-        elif kind == b"E":
-            error = ServerError(parse_error_fields(body))
-            if error.fields.get("S") in ("FATAL", "PANIC"):
-                raise error  # the connection ends here: no ReadyForQuery follows
-        elif kind == b"Z":
-            if error:
-                raise error
-            return rows
+    return read_results(sock)
 
 
 def extended_query(sock: socket.socket, sql: str) -> list[tuple]:
@@ -173,6 +161,11 @@ def extended_query(sock: socket.socket, sql: str) -> list[tuple]:
                  + message(b"B", b"\0\0" + struct.pack("!HHH", 0, 0, 0))
                  + message(b"E", b"\0" + struct.pack("!I", 0))
                  + message(b"S", b""))
+    return read_results(sock)
+
+
+def read_results(sock: socket.socket) -> list[tuple]:
+    """The DataRow values (as text) up to ReadyForQuery; raises ServerError for an error."""
     rows, error = [], None
     while True:
         kind, body = read_message(sock)
@@ -180,6 +173,8 @@ def extended_query(sock: socket.socket, sql: str) -> list[tuple]:
             rows.append(parse_data_row(body))
         elif kind == b"E":
             error = ServerError(parse_error_fields(body))
+            if error.fields.get("S") in ("FATAL", "PANIC"):
+                raise error  # the connection ends here: no ReadyForQuery follows
         elif kind == b"Z":
             if error:
                 raise error
