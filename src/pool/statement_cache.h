@@ -13,9 +13,12 @@ namespace sluice::pool {
 class ServerStatementCache {
  public:
   bool contains(const std::string& name) const { return index_.count(name) > 0; }
-  void touch(const std::string& name) {
+  // Marks `name` used, if held; returns whether it is (one lookup: once per Bind).
+  bool touch(const std::string& name) {
     auto it = index_.find(name);
-    if (it != index_.end()) order_.splice(order_.end(), order_, it->second);
+    if (it == index_.end()) return false;
+    order_.splice(order_.end(), order_, it->second);
+    return true;
   }
   // Adds `name`; returns the least recently used name evicted to stay within `capacity`.
   std::optional<std::string> add(const std::string& name, size_t capacity) {

@@ -99,194 +99,6 @@ bool is_stale_plan_error(std::span<const uint8_t> body) {
          routine != fields.end() && routine->second == "RevalidateCachedQuery";
 }
 
-}  // namespace
-
-std::string PreparedStatements::server_statement_name(const std::string& query,
-                                                      const std::string& types) const {
-  return hashed_statement_name(query, types, name_context_);
-}
-
-void PreparedStatements::begin_message() {
-  if (batch_open_) return;
-  batch_open_ = true;
-  batch_first_ = true;
-  batch_resendable_ = idle() && tx_status_ == 'I';
-  batch_is_resend_ = false;
-  batch_.clear();
-  if (batch_bytes_.capacity() > kKeptResendCapacity) {
-    std::string().swap(batch_bytes_);  // a big batch's buffer is not kept for the next
-  } else {
-    batch_bytes_.clear();
-  }
-}
-
-void PreparedStatements::settle_resendable(bool named) {
-  if (!batch_first_) return;
-  batch_first_ = false;
-  if (!named) {
-    batch_resendable_ = false;
-    batch_.clear();
-  }
-}
-
-void PreparedStatements::keep_sent(char type, std::string_view sent) {
-  if (type == 'S' || type == 'Q' || type == 'F') batch_open_ = false;
-  if (!batch_resendable_) return;
-  if (type == 'Q' || type == 'F' || batch_bytes_.size() + sent.size() > kMaxResendBytes) {
-    batch_resendable_ = false;  // a simple query is no part of an extended batch
-    batch_.clear();
-    return;
-  }
-  batch_bytes_.append(sent);
-}
-
-void PreparedStatements::ensure_prepared(const Statement& st, pool::ServerStatementCache& server,
-                                         std::string& out) {
-  const bool hit = server.contains(st.server_name);
-  stats::counters().add_statement_cache(hit);
-  if (hit) {
-    server.touch(st.server_name);
-    return;
-  }
-  prepare_on_server(st, server, ResponseRoute::kSwallow, {}, out);
-}
-
-void PreparedStatements::prepare_on_server(const Statement& st, pool::ServerStatementCache& server,
-                                           ResponseRoute route, const std::string& client_name,
-                                           std::string& out) {
-  if (server.take_stale(st.server_name)) {
-    out += close_statement_message(st.server_name);
-    push('C', ResponseRoute::kSwallow);
-  }
-  if (auto evicted = server.add(st.server_name, max_per_server_)) {
-    out += close_statement_message(*evicted);
-    push('C', ResponseRoute::kSwallow);
-  }
-  out += parse_message(st.server_name, st.query, st.param_types);
-  push('P', route, std::string(), st.server_name, client_name);
-}
-
-bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCache& server,
-                                 std::string& out) {
-  begin_message();
-  const size_t mark = out.size();
-  if (!rewrite_message(type, body, server, out)) return false;
-  settle_resendable(true);
-  keep_sent(type, std::string_view(out).substr(mark));
-  return true;
-}
-
-bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStatementCache& server,
-                                         std::string& out) {
-  protocol::BodyReader r(body);
-  switch (type) {
-    case 'P': {
-      // Views into the message: an unnamed statement (most of them, and every one of
-      // `pgbench -M extended`) passes on without a copy.
-      const std::string_view name = r.cstr();
-      const std::string_view query = r.cstr();
-      const std::string_view types = r.rest();
-      if (!r.ok()) return false;
-      if (name.empty()) {
-        // Drivers also DEALLOCATE through the unnamed statement (psycopg 3 does).
-        auto replacement = rewrite_deallocate(query, server, out);
-        if (!replacement) return false;
-        out += parse_message("", *replacement, types);
-        push('P', ResponseRoute::kForward);
-        return true;
-      }
-      Statement st{std::string(query), std::string(types), {}};
-      st.server_name = server_statement_name(st.query, st.param_types);
-      const Statement& saved = statements_[std::string(name)] = std::move(st);
-      const bool hit = server.contains(saved.server_name);
-      stats::counters().add_statement_cache(hit);
-      if (hit) {
-        server.touch(saved.server_name);
-        push('P', ResponseRoute::kAnswer, bare_message('1'));
-        return true;
-      }
-      prepare_on_server(saved, server, ResponseRoute::kForward, std::string(name), out);
-      return true;
-    }
-    case 'B': {
-      const std::string_view portal = r.cstr();
-      const std::string_view name = r.cstr();
-      const std::string_view rest = r.rest();
-      if (!r.ok() || name.empty()) return false;
-      auto it = statements_.find(std::string(name));
-      if (it == statements_.end()) return false;  // the server reports the unknown name
-      ensure_prepared(it->second, server, out);
-      protocol::MessageWriter(out)
-          .begin('B')
-          .cstr(portal)
-          .cstr(it->second.server_name)
-          .raw(rest)
-          .end();
-      push('B', ResponseRoute::kForward, std::string(), std::string(), std::string(name));
-      return true;
-    }
-    case 'D': {
-      const char kind = static_cast<char>(r.u8());
-      std::string name(r.cstr());
-      if (!r.ok() || kind != 'S' || name.empty()) return false;
-      auto it = statements_.find(name);
-      if (it == statements_.end()) return false;
-      ensure_prepared(it->second, server, out);
-      protocol::MessageWriter(out).begin('D').byte('S').cstr(it->second.server_name).end();
-      push('D', ResponseRoute::kForward, std::string(), std::string(), name);
-      return true;
-    }
-    case 'C': {
-      const char kind = static_cast<char>(r.u8());
-      std::string name(r.cstr());
-      if (!r.ok() || kind != 'S' || name.empty()) return false;
-      // Other clients may share the server-side statement: only the client's name goes.
-      statements_.erase(name);
-      push('C', ResponseRoute::kAnswer, bare_message('3'));
-      return true;
-    }
-    default:
-      return false;
-  }
-}
-
-bool PreparedStatements::answer_prepare_batch(Bytes data, std::string& answers) {
-  std::vector<std::pair<std::string, Statement>> batch;
-  size_t pos = 0;
-  bool synced = false;
-  while (pos + protocol::kHeaderSize <= data.size() && !synced) {
-    const char type = static_cast<char>(data[pos]);
-    protocol::BodyReader header(data.subspan(pos + 1, 4));
-    const auto len = static_cast<size_t>(static_cast<uint32_t>(header.i32()));
-    if (len < 4 || pos + 1 + len > data.size()) return false;
-    const Bytes body = data.subspan(pos + protocol::kHeaderSize, len - 4);
-    pos += 1 + len;
-    if (type == 'S') {
-      synced = true;
-    } else if (type == 'P') {
-      protocol::BodyReader r(body);
-      const std::string_view name = r.cstr();
-      const std::string_view query = r.cstr();
-      const std::string_view types = r.rest();
-      if (!r.ok() || name.empty()) return false;  // (before any copy: the usual case)
-      Statement st{std::string(query), std::string(types), {}};
-      st.server_name = server_statement_name(st.query, st.param_types);
-      batch.emplace_back(std::string(name), std::move(st));
-    } else if (type != 'H') {
-      return false;
-    }
-  }
-  if (!synced || pos != data.size() || batch.empty() || !idle()) return false;
-  for (auto& [name, st] : batch) {
-    statements_[name] = std::move(st);
-    answers += bare_message('1');
-  }
-  protocol::append_ready_for_query(answers, 'I');
-  return true;
-}
-
-namespace {
-
 // Splits simple SQL into words: identifiers (unquoted lower-cased, "quoted" kept as is)
 // and a final ';'. Returns false on anything else (comments, literals, several statements).
 bool simple_words(std::string_view sql, std::vector<std::string>& words) {
@@ -332,17 +144,207 @@ bool simple_words(std::string_view sql, std::vector<std::string>& words) {
 
 // Whether the statement's first word is DISCARD or DEALLOCATE (any case): the only ones
 // rewrite_deallocate() acts on. Checked before simple_words(), which allocates, as every
-// simple query passes here.
+// simple query and unnamed Parse passes here: ASCII tests, no locale calls.
 bool starts_with_discard_or_deallocate(std::string_view sql) {
+  const auto is_space = [](char c) { return c == ' ' || (c >= '\t' && c <= '\r'); };
   size_t i = 0;
-  while (i < sql.size() && std::isspace(static_cast<unsigned char>(sql[i]))) ++i;
+  while (i < sql.size() && is_space(sql[i])) ++i;
+  if (i == sql.size() || ascii_lower(sql[i]) != 'd') return false;
   size_t end = i;
-  while (end < sql.size() && std::isalpha(static_cast<unsigned char>(sql[end]))) ++end;
+  while (end < sql.size() && ascii_lower(sql[end]) >= 'a' && ascii_lower(sql[end]) <= 'z') ++end;
   const std::string_view word = sql.substr(i, end - i);
   return iequals(word, "discard") || iequals(word, "deallocate");
 }
 
 }  // namespace
+
+std::string PreparedStatements::server_statement_name(const std::string& query,
+                                                      const std::string& types) const {
+  return hashed_statement_name(query, types, name_context_);
+}
+
+void PreparedStatements::begin_message() {
+  if (batch_open_) return;
+  batch_open_ = true;
+  batch_first_ = true;
+  batch_resendable_ = idle() && tx_status_ == 'I';
+  batch_is_resend_ = false;
+  batch_.clear();
+  if (batch_bytes_.capacity() > kKeptResendCapacity) {
+    std::string().swap(batch_bytes_);  // a big batch's buffer is not kept for the next
+  } else {
+    batch_bytes_.clear();
+  }
+}
+
+void PreparedStatements::settle_resendable(bool named) {
+  if (!batch_first_) return;
+  batch_first_ = false;
+  if (!named) {
+    batch_resendable_ = false;
+    batch_.clear();
+  }
+}
+
+void PreparedStatements::keep_sent(char type, std::string_view sent) {
+  if (type == 'S' || type == 'Q' || type == 'F') batch_open_ = false;
+  if (!batch_resendable_) return;
+  if (type == 'Q' || type == 'F' || batch_bytes_.size() + sent.size() > kMaxResendBytes) {
+    batch_resendable_ = false;  // a simple query is no part of an extended batch
+    batch_.clear();
+    return;
+  }
+  batch_bytes_.append(sent);
+}
+
+void PreparedStatements::ensure_prepared(const Statement& st, pool::ServerStatementCache& server,
+                                         std::string& out) {
+  const bool hit = server.touch(st.server_name);
+  stats::counters().add_statement_cache(hit);
+  if (hit) return;
+  prepare_on_server(st, server, ResponseRoute::kSwallow, {}, out);
+}
+
+void PreparedStatements::prepare_on_server(const Statement& st, pool::ServerStatementCache& server,
+                                           ResponseRoute route, const std::string& client_name,
+                                           std::string& out) {
+  if (server.take_stale(st.server_name)) {
+    out += close_statement_message(st.server_name);
+    push('C', ResponseRoute::kSwallow);
+  }
+  if (auto evicted = server.add(st.server_name, max_per_server_)) {
+    out += close_statement_message(*evicted);
+    push('C', ResponseRoute::kSwallow);
+  }
+  out += parse_message(st.server_name, st.query, st.param_types);
+  push('P', route, std::string(), st.server_name, client_name);
+}
+
+bool PreparedStatements::rewrite(char type, Bytes body, pool::ServerStatementCache& server,
+                                 std::string& out) {
+  begin_message();
+  const size_t mark = out.size();
+  if (!rewrite_message(type, body, server, out)) return false;
+  settle_resendable(true);
+  keep_sent(type, std::string_view(out).substr(mark));
+  return true;
+}
+
+bool PreparedStatements::rewrite_message(char type, Bytes body, pool::ServerStatementCache& server,
+                                         std::string& out) {
+  protocol::BodyReader r(body);
+  switch (type) {
+    case 'P': {
+      // Views into the message: an unnamed statement (most of them, and every one of
+      // `pgbench -M extended`) passes on without a copy.
+      const std::string_view name = r.cstr();
+      // Drivers also DEALLOCATE through the unnamed statement (psycopg 3 does); any other
+      // unnamed one passes on as it is, without a scan for the end of its text.
+      if (r.ok() && name.empty() &&
+          !starts_with_discard_or_deallocate(protocol::BodyReader(r).rest())) {
+        return false;
+      }
+      const std::string_view query = r.cstr();
+      const std::string_view types = r.rest();
+      if (!r.ok()) return false;
+      if (name.empty()) {
+        auto replacement = rewrite_deallocate(query, server, out);
+        if (!replacement) return false;
+        out += parse_message("", *replacement, types);
+        push('P', ResponseRoute::kForward);
+        return true;
+      }
+      Statement st{std::string(query), std::string(types), {}};
+      st.server_name = server_statement_name(st.query, st.param_types);
+      const Statement& saved = statements_[std::string(name)] = std::move(st);
+      const bool hit = server.touch(saved.server_name);
+      stats::counters().add_statement_cache(hit);
+      if (hit) {
+        push('P', ResponseRoute::kAnswer, bare_message('1'));
+        return true;
+      }
+      prepare_on_server(saved, server, ResponseRoute::kForward, std::string(name), out);
+      return true;
+    }
+    case 'B': {
+      const std::string_view portal = r.cstr();
+      const std::string_view name = r.cstr();
+      const std::string_view rest = r.rest();
+      if (!r.ok() || name.empty()) return false;
+      auto it = statements_.find(std::string(name));
+      if (it == statements_.end()) return false;  // the server reports the unknown name
+      ensure_prepared(it->second, server, out);
+      protocol::MessageWriter(out)
+          .begin('B')
+          .cstr(portal)
+          .cstr(it->second.server_name)
+          .raw(rest)
+          .end();
+      push('B', ResponseRoute::kForward, std::string(), std::string(), std::string(name));
+      return true;
+    }
+    case 'D': {
+      const char kind = static_cast<char>(r.u8());
+      if (kind != 'S') return false;  // a portal: nothing to rename
+      std::string name(r.cstr());
+      if (!r.ok() || name.empty()) return false;
+      auto it = statements_.find(name);
+      if (it == statements_.end()) return false;
+      ensure_prepared(it->second, server, out);
+      protocol::MessageWriter(out).begin('D').byte('S').cstr(it->second.server_name).end();
+      push('D', ResponseRoute::kForward, std::string(), std::string(), name);
+      return true;
+    }
+    case 'C': {
+      const char kind = static_cast<char>(r.u8());
+      if (kind != 'S') return false;  // a portal: nothing to rename
+      std::string name(r.cstr());
+      if (!r.ok() || name.empty()) return false;
+      // Other clients may share the server-side statement: only the client's name goes.
+      statements_.erase(name);
+      push('C', ResponseRoute::kAnswer, bare_message('3'));
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+bool PreparedStatements::answer_prepare_batch(Bytes data, std::string& answers) {
+  std::vector<std::pair<std::string, Statement>> batch;
+  size_t pos = 0;
+  bool synced = false;
+  while (pos + protocol::kHeaderSize <= data.size() && !synced) {
+    const char type = static_cast<char>(data[pos]);
+    protocol::BodyReader header(data.subspan(pos + 1, 4));
+    const auto len = static_cast<size_t>(static_cast<uint32_t>(header.i32()));
+    if (len < 4 || pos + 1 + len > data.size()) return false;
+    const Bytes body = data.subspan(pos + protocol::kHeaderSize, len - 4);
+    pos += 1 + len;
+    if (type == 'S') {
+      synced = true;
+    } else if (type == 'P') {
+      protocol::BodyReader r(body);
+      const std::string_view name = r.cstr();
+      if (name.empty()) return false;  // (before the text is read: the usual case)
+      const std::string_view query = r.cstr();
+      const std::string_view types = r.rest();
+      if (!r.ok()) return false;
+      Statement st{std::string(query), std::string(types), {}};
+      st.server_name = server_statement_name(st.query, st.param_types);
+      batch.emplace_back(std::string(name), std::move(st));
+    } else if (type != 'H') {
+      return false;
+    }
+  }
+  if (!synced || pos != data.size() || batch.empty() || !idle()) return false;
+  for (auto& [name, st] : batch) {
+    statements_[name] = std::move(st);
+    answers += bare_message('1');
+  }
+  protocol::append_ready_for_query(answers, 'I');
+  return true;
+}
 
 std::optional<std::string> PreparedStatements::rewrite_deallocate(
     std::string_view sql, pool::ServerStatementCache& server, std::string& prefix) {
@@ -396,8 +398,8 @@ void PreparedStatements::note_request(char type, Bytes message) {
 
 void PreparedStatements::append_ready_answers(std::string& out) {
   while (!pending_.empty() && pending_.front().route == ResponseRoute::kAnswer) {
-    out += pending_.front().answer;
-    pending_.pop_front();
+    out += front_detail().answer;
+    pop_request();
   }
 }
 
@@ -405,15 +407,17 @@ void PreparedStatements::drop_until_sync(pool::ServerStatementCache& server) {
   // After an error the server skips every extended-protocol message up to Sync: none of
   // them will be answered, and statements they would have created do not exist.
   while (!pending_.empty() && pending_.front().type != 'S') {
-    const PendingRequest& p = pending_.front();
-    if (p.type == 'P' && !p.server_statement.empty()) server.remove(p.server_statement);
-    if (p.type == 'P' && !p.client_statement.empty()) statements_.erase(p.client_statement);
-    pending_.pop_front();
+    const PendingRequest& p = front_detail();
+    if (pending_.front().type == 'P') {
+      if (!p.server_statement.empty()) server.remove(p.server_statement);
+      if (!p.client_statement.empty()) statements_.erase(p.client_statement);
+    }
+    pop_request();
   }
 }
 
 bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& server) {
-  const auto found = statements_.find(pending_.front().client_statement);
+  const auto found = statements_.find(front_detail().client_statement);
   if (found == statements_.end()) return false;  // closed since: nothing left to re-prepare
   const Statement& statement = found->second;
   const std::string& stale = statement.server_name;
@@ -430,7 +434,7 @@ bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& serve
     return false;
   }
   // The server skips to the Sync and answers it: swallow both, then send again.
-  while (pending_.front().type != 'S') pending_.pop_front();
+  while (pending_.front().type != 'S') pop_request();
   pending_.front().route = ResponseRoute::kSwallow;
 
   std::vector<PendingRequest> sent = std::move(batch_);
@@ -487,9 +491,9 @@ void PreparedStatements::on_server_message(char type, Bytes body,
     if (type == 'Z' && --plain_queries_ == 0) take_ready_answers(after);
     return;
   }
-  const PendingRequest& front = pending_.front();
+  const InFlight& front = pending_.front();
   if (type == 'E') {
-    if ((front.type == 'B' || front.type == 'D') && !front.client_statement.empty() &&
+    if ((front.type == 'B' || front.type == 'D') && !front_detail().client_statement.empty() &&
         is_stale_plan_error(body) && retry_stale_statement(server)) {
       forward = false;
       return;
@@ -497,7 +501,7 @@ void PreparedStatements::on_server_message(char type, Bytes body,
     if (is_extended(front.type)) drop_until_sync(server);
   } else {
     forward = front.route != ResponseRoute::kSwallow;
-    if (completes(front.type, type)) pending_.pop_front();
+    if (completes(front.type, type)) pop_request();
   }
   take_ready_answers(after);
 }

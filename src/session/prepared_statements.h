@@ -62,6 +62,15 @@ struct PendingRequest {
   std::string client_statement;
 };
 
+// A request in flight as the queue holds it: most carry no strings (every request of an
+// unnamed-statement batch does without), so the strings of the others are queued apart,
+// in the same order, and this entry needs no destructor and few bytes.
+struct InFlight {
+  char type = 0;
+  ResponseRoute route = ResponseRoute::kForward;
+  bool detailed = false;  // its PendingRequest is in details_
+};
+
 class PreparedStatements {
  public:
   using Bytes = std::span<const uint8_t>;
@@ -122,6 +131,7 @@ class PreparedStatements {
   void reset_pending() {
     plain_queries_ = 0;
     pending_.clear();
+    details_.clear();
     batch_.clear();
     batch_open_ = false;
     tx_status_ = 'I';
@@ -154,11 +164,25 @@ class PreparedStatements {
   template <typename... Args>
   void push(char type, ResponseRoute route, Args&&... strings) {
     if (batch_resendable_) batch_.emplace_back(type, route, strings...);
-    pending_.emplace_back(type, route, std::forward<Args>(strings)...);
+    constexpr bool kDetailed = sizeof...(Args) > 0;
+    if constexpr (kDetailed) details_.emplace_back(type, route, std::forward<Args>(strings)...);
+    pending_.push_back(InFlight{type, route, kDetailed});
   }
   void push(PendingRequest request) {
     if (batch_resendable_) batch_.push_back(request);
-    pending_.push_back(std::move(request));
+    const bool detailed = !request.answer.empty() || !request.server_statement.empty() ||
+                          !request.client_statement.empty();
+    pending_.push_back(InFlight{request.type, request.route, detailed});
+    if (detailed) details_.push_back(std::move(request));
+  }
+  // The strings of pending_.front(); empty ones when it carries none.
+  const PendingRequest& front_detail() const {
+    static const PendingRequest kNone;
+    return pending_.front().detailed ? details_.front() : kNone;
+  }
+  void pop_request() {
+    if (pending_.front().detailed) details_.pop_front();
+    pending_.pop_front();
   }
   // A client message starts a batch if none is open; `sent` are the bytes it put on the
   // wire (kept while the batch may have to be sent again).
@@ -180,7 +204,8 @@ class PreparedStatements {
   // counted: their responses pass through untouched, so an entry would tell nothing, and
   // a simple-protocol client sends one per statement.
   size_t plain_queries_ = 0;
-  RequestQueue<PendingRequest> pending_;
+  RequestQueue<InFlight> pending_;
+  RequestQueue<PendingRequest> details_;  // of the detailed entries of pending_, in order
 
   // The client's current batch (messages up to and including Sync), kept while it could
   // be sent again: it began with nothing in flight, outside a transaction block, and is

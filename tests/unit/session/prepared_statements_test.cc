@@ -263,6 +263,47 @@ TEST(PreparedStatements, AnswersWaitForSimpleQueriesSentBeforeThem) {
   EXPECT_TRUE(ps.idle());
 }
 
+TEST(PreparedStatements, AnswersKeepTheirOrderAmongUnnamedStatementRequests) {
+  // Requests without names are queued without their strings, those of the others apart:
+  // each answer must still come out after the response of the request sent before it.
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  prepare_s1(ps, cache);
+  std::string out;
+  EXPECT_FALSE(ps.rewrite('P', bytes(parse_body("", "SELECT 6")), cache, out));
+  ps.note_request('P');
+  ASSERT_TRUE(ps.rewrite('C', bytes(close_body("s1")), cache, out));
+  EXPECT_FALSE(ps.rewrite('B', bytes(bind_body("")), cache, out));
+  ps.note_request('B');
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("s1", "SELECT * FROM t")), cache, out));
+  ps.note_request('S');
+  EXPECT_TRUE(out.empty());  // both answered by the proxy: the server has s1
+  const Routed parsed = route(ps, cache, '1');
+  EXPECT_TRUE(parsed.forward);
+  EXPECT_EQ(types_of(parsed.after), "3");  // the CloseComplete, after the unnamed Parse's
+  const Routed bound = route(ps, cache, '2');
+  EXPECT_TRUE(bound.forward && bound.before.empty());
+  EXPECT_EQ(types_of(bound.after), "1");  // the ParseComplete of s1, after the Bind's
+  EXPECT_TRUE(route(ps, cache, 'Z', bytes(std::string("I"))).after.empty());
+  EXPECT_TRUE(ps.idle());
+}
+
+TEST(PreparedStatements, ErrorOnAnUnnamedStatementForgetsTheNamedOnesAfterIt) {
+  PreparedStatements ps(10);
+  pool::ServerStatementCache cache;
+  std::string out;
+  EXPECT_FALSE(ps.rewrite('P', bytes(parse_body("", "SELEC 7")), cache, out));
+  ps.note_request('P');
+  ASSERT_TRUE(ps.rewrite('P', bytes(parse_body("s2", "SELECT 7")), cache, out));
+  ps.note_request('S');
+  EXPECT_EQ(cache.size(), 1u);  // sent to the server: the cache counts on it
+  EXPECT_TRUE(route(ps, cache, 'E').forward);
+  EXPECT_EQ(cache.size(), 0u);  // the server skipped that Parse
+  EXPECT_TRUE(route(ps, cache, 'Z', bytes(std::string("I"))).forward);
+  EXPECT_TRUE(ps.idle());
+  EXPECT_FALSE(ps.rewrite('B', bytes(bind_body("s2")), cache, out));  // the client's s2 too
+}
+
 TEST(PreparedStatements, ErrorSkipsToSyncAndForgetsFailedStatements) {
   PreparedStatements ps(10);
   pool::ServerStatementCache cache;
