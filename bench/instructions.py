@@ -10,12 +10,15 @@ less work; bench/ab.py tells what that is worth in time.
 Each build runs alone under callgrind in front of one PostgreSQL with the suite's settings
 (pool size 20, transaction mode). A short pgbench run warms it up, the counters are zeroed,
 and a pgbench -S run of --clients x --transactions is counted, for -M simple and -M
-extended. Kernel time is not counted (most of a proxy's time, in the loopback TCP path).
-Sluice runs on its epoll backend here, as valgrind does not follow io_uring's shared rings."""
+extended (--modes also takes prepared). Kernel time is not counted (most of a proxy's time, in the loopback TCP path).
+Sluice runs on its epoll backend here, as valgrind does not follow io_uring's shared rings.
+Calls to malloc per transaction are reported too: in steady state the relay should make
+none."""
 from __future__ import annotations
 
 import argparse
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -33,7 +36,7 @@ from harness.util import server_workdir  # noqa: E402
 import ab  # noqa: E402
 import suite  # noqa: E402
 
-MODES = ("simple", "extended")
+MODES = ("simple", "extended", "prepared")
 WARMUP_TRANSACTIONS = 200
 
 
@@ -44,7 +47,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                    help="one or more builds; later ones are compared with the first")
     p.add_argument("--transactions", type=int, default=1500, help="pgbench -t per client")
     p.add_argument("--clients", type=int, default=8, help="pgbench -c")
+    p.add_argument("--modes", default="simple,extended",
+                   help="pgbench -M modes, comma-separated (simple, extended, prepared)")
     args = p.parse_args(argv)
+    args.modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    if not args.modes or any(m not in MODES for m in args.modes):
+        p.error(f"--modes takes a comma-separated list of {', '.join(MODES)}")
     if not shutil.which("valgrind") or not shutil.which("callgrind_control"):
         p.error("valgrind is not installed: apt-get install valgrind")
     for binary in args.sluice:
@@ -62,22 +70,50 @@ def under_callgrind(command: str, extra_args: str, out: Path) -> Path:
     return script
 
 
-def dump_total(out: Path, number: int) -> int:
-    """Instructions in callgrind's dump `number` of `out` (`out`.1, `out`.2, ...), once
-    written (the dump request returns before the file is complete)."""
+def dump_text(out: Path, number: int) -> str:
+    """Callgrind's dump `number` of `out` (`out`.1, `out`.2, ...), once written (the dump
+    request returns before the file is complete)."""
     dump = out.parent / f"{out.name}.{number}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if dump.exists():
-            for line in dump.read_text(errors="replace").splitlines():
-                if line.startswith("totals:"):
-                    return int(line.split()[1])
+            text = dump.read_text(errors="replace")
+            if any(line.startswith("totals:") for line in text.splitlines()):
+                return text
         time.sleep(0.2)
     raise RuntimeError(f"callgrind wrote no totals to {dump}")
 
 
-def count(port: int, pid: int, out: Path, mode: str, args: argparse.Namespace) -> float:
-    """Instructions per transaction of the process `pid` over one pgbench -S run."""
+def dump_total(text: str) -> int:
+    """Instructions counted in a dump."""
+    for line in text.splitlines():
+        if line.startswith("totals:"):
+            return int(line.split()[1])
+    return 0
+
+
+def malloc_calls(text: str) -> int:
+    """Calls to malloc in a dump: the calls= line after each call site naming it (callgrind
+    names a function in full once, by its number after that)."""
+    names: dict[str, str] = {}
+    calls = 0
+    callee = ""
+    for line in text.splitlines():
+        if line.startswith("cfn="):
+            m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line)
+            if m:
+                if m.group(2):
+                    names[m.group(1)] = m.group(2)
+                callee = names.get(m.group(1), "")
+        elif line.startswith("calls=") and callee == "malloc":
+            calls += int(line.split("=")[1].split()[0])
+    return calls
+
+
+def count(port: int, pid: int, out: Path, mode: str,
+          args: argparse.Namespace) -> tuple[float, float]:
+    """Instructions and malloc calls per transaction of the process `pid` over one pgbench -S
+    run."""
     base = ["-n", "-S", "-M", mode, "-c", str(args.clients)]
     warm = run_pgbench(port, [*base, "-t", str(WARMUP_TRANSACTIONS)], user=suite.USER,
                        dbname=suite.DB, sslmode="disable", timeout=600)
@@ -91,7 +127,9 @@ def count(port: int, pid: int, out: Path, mode: str, args: argparse.Namespace) -
         raise RuntimeError(f"pgbench failed: {run.stderr.strip()}")
     subprocess.run(["callgrind_control", "--dump=" + mode, str(pid)], check=True,
                    capture_output=True, timeout=120)
-    return dump_total(out, MODES.index(mode) + 1) / (args.clients * args.transactions)
+    text = dump_text(out, args.modes.index(mode) + 1)
+    transactions = args.clients * args.transactions
+    return dump_total(text) / transactions, malloc_calls(text) / transactions
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -103,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
                                                   "PGCONNECT_TIMEOUT": "300"}
     workdir = server_workdir("sluice-instructions-")
     pg = PostgresServer(max_connections=400)
-    results: dict[str, dict[str, float]] = {}
+    results: dict[str, dict[str, tuple[float, float]]] = {}
     try:
         pg.start()
         init = run_pgbench(pg.port, ["-i", "-q", "-s", "4"], user=suite.USER, dbname=suite.DB,
@@ -116,20 +154,20 @@ def main(argv: list[str] | None = None) -> int:
             wrapper = under_callgrind(str(binary.resolve()), "--io-backend epoll", out)
             proxy = ab.start_sluice(pg, wrapper, 0, f"sluice{i}")
             results[str(binary)] = {m: count(proxy.port, proxy.proc.pid, out, m, args)
-                                    for m in MODES}
+                                    for m in args.modes}
             proxy.stop()
-            for mode, per_tx in results[str(binary)].items():
-                print(f"{binary} -M {mode}: {per_tx:,.0f} instructions per transaction",
-                      flush=True)
+            for mode, (per_tx, mallocs) in results[str(binary)].items():
+                print(f"{binary} -M {mode}: {per_tx:,.0f} instructions and {mallocs:.2f} "
+                      f"malloc calls per transaction", flush=True)
     finally:
         stop_all()
         if not os.environ.get("SLUICE_KEEP_TMP"):
             shutil.rmtree(workdir, ignore_errors=True)
     first = results[str(args.sluice[0])]
     for binary in args.sluice[1:]:
-        for mode in MODES:
+        for mode in args.modes:
             print(f"-M {mode}: {binary} / {args.sluice[0]} = "
-                  f"{results[str(binary)][mode] / first[mode]:.2f}")
+                  f"{results[str(binary)][mode][0] / first[mode][0]:.2f}")
     return 0
 
 

@@ -251,7 +251,7 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
     const pool::Clock::time_point now = pool::Clock::now();
     last_client_activity_ = now;
     bool terminate = false;
-    Splicer splice(live_->in_.data());
+    Splicer splice(live_->in_.data(), live_->client_splice_);
     const bool track = prepared_ != nullptr;
     const bool pinning = mode_ == config::PoolMode::kTransaction;
     ScanResult scan = live_->client_scan_.scan(
@@ -274,7 +274,9 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
             if (r.ok()) classify_statement(sql, type == 'P');
           }
           if (track && live_->server_) {
-            std::string rewritten;
+            // Rewritten straight into the splice's own bytes: no string per message.
+            std::string& rewritten = splice.out();
+            const size_t mark = rewritten.size();
             const bool rewrote =
                 complete &&
                 (type == 'Q'
@@ -283,9 +285,9 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
                      : is_statement_message(type) &&
                            prepared_->rewrite(type, body, live_->server_->statements, rewritten));
             if (rewrote) {
-              splice.replace(offset, offset + protocol::kHeaderSize + body.size(),
-                             std::move(rewritten));
+              splice.replace_from(mark, offset, offset + protocol::kHeaderSize + body.size());
             } else {
+              rewritten.resize(mark);
               // Whole messages are kept in case the batch must be sent again.
               const auto message = complete ? std::span<const uint8_t>(live_->in_.data().subspan(
                                                   offset, protocol::kHeaderSize + body.size()))
@@ -306,7 +308,7 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
       std::array<asio::const_buffer, 1> plain;  // no allocation for the common case
       plain[0] = asio::buffer(live_->in_.data().data(), scan.forward);
       const std::span<const asio::const_buffer> bufs =
-          splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
+          splice.edited() ? splice.finish(scan.forward)
                           : std::span<const asio::const_buffer>(plain);
       const auto [ec, n] = co_await start_server_write(bufs);
       finish_server_write();
@@ -419,7 +421,7 @@ asio::awaitable<void> ClientSession::server_pump_loop() {
       const bool track = prepared_ != nullptr;
       // One clock read per batch of server messages, for every timing they end.
       now = pool::Clock::now();
-      Splicer splice(server.in.data());
+      Splicer splice(server.in.data(), live_->server_splice_);
       ScanResult scan = live_->server_scan_.scan(
           server.in.data(),
           [track, settling = mode_ == config::PoolMode::kTransaction,
@@ -435,9 +437,9 @@ asio::awaitable<void> ClientSession::server_pump_loop() {
               std::string after;
               prepared_->on_server_message(type, body, server.statements, forward, before, after);
               const size_t end = offset + protocol::kHeaderSize + body.size();
-              if (!before.empty()) splice.insert(offset, std::move(before));
+              if (!before.empty()) splice.insert(offset, before);
               if (!forward) splice.drop(offset, end);
-              if (!after.empty()) splice.insert(end, std::move(after));
+              if (!after.empty()) splice.insert(end, after);
               // What the proxy swallows of a batch it sends again (the error, its
               // ReadyForQuery) never happened for the client.
               if (!forward && (type == 'E' || type == 'Z')) return ScanAction::kForward;
@@ -491,7 +493,7 @@ asio::awaitable<void> ClientSession::server_pump_loop() {
         std::array<asio::const_buffer, 1> plain;  // no allocation for the common case
         plain[0] = asio::buffer(server.in.data().data(), scan.forward);
         const std::span<const asio::const_buffer> bufs =
-            splice.edited() ? std::span<const asio::const_buffer>(splice.finish(scan.forward))
+            splice.edited() ? splice.finish(scan.forward)
                             : std::span<const asio::const_buffer>(plain);
         if (scan.forward <= kAnswerCopyMax && scan.forward == server.in.size() && resend.empty() &&
             lease_ends()) {

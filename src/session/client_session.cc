@@ -19,7 +19,6 @@
 #include "session/cancel.h"
 #include "session/client_auth.h"
 #include "session/session_params.h"
-#include "session/splicer.h"
 #include "session/worker_sessions.h"
 
 namespace sluice::session {

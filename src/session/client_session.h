@@ -32,6 +32,7 @@
 #include "session/query_probe.h"
 #include "session/session_params.h"
 #include "session/shared_params.h"
+#include "session/splicer.h"
 #include "session/worker_sessions.h"
 
 namespace sluice::session {
@@ -187,6 +188,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     uint64_t cleared_shape_ = 0;
     // A transaction's last answer, written to the client after its lease ended.
     std::string answer_;
+    // What the relay's edits to each direction's bytes are built in (see Splicer).
+    SpliceStore client_splice_;
+    SpliceStore server_splice_;
   };
   std::unique_ptr<Live> live_;
   // While parked in the lot: the socket, and the session's owner. (At exit the process
