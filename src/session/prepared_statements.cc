@@ -416,6 +416,20 @@ void PreparedStatements::drop_until_sync(pool::ServerStatementCache& server) {
   }
 }
 
+std::vector<PendingRequest> PreparedStatements::KeptBatch::expand() const {
+  std::vector<PendingRequest> all;
+  all.reserve(requests.size());
+  size_t detail = 0;
+  for (const InFlight& r : requests) {
+    if (r.detailed) {
+      all.push_back(details[detail++]);
+    } else {
+      all.emplace_back(r.type, r.route);
+    }
+  }
+  return all;
+}
+
 bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& server) {
   const auto found = statements_.find(front_detail().client_statement);
   if (found == statements_.end()) return false;  // closed since: nothing left to re-prepare
@@ -423,12 +437,13 @@ bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& serve
   const std::string& stale = statement.server_name;
   // Resendable: the whole batch (through its Sync) is kept, nothing was sent after it, and
   // no Execute of it ran before the failure; the implicit transaction it ran in is gone.
-  const bool whole = batch_resendable_ && !batch_open_ && !batch_is_resend_ && !batch_.empty() &&
-                     batch_.back().type == 'S' && pending_.size() <= batch_.size() &&
+  const std::vector<InFlight>& kept = batch_.requests;
+  const bool whole = batch_resendable_ && !batch_open_ && !batch_is_resend_ && !kept.empty() &&
+                     kept.back().type == 'S' && pending_.size() <= kept.size() &&
                      pending_.back().type == 'S';
-  const size_t failed = whole ? batch_.size() - pending_.size() : 0;
+  const size_t failed = whole ? kept.size() - pending_.size() : 0;
   bool executed = false;
-  for (size_t i = 0; i < failed; ++i) executed = executed || batch_[i].type == 'E';
+  for (size_t i = 0; i < failed; ++i) executed = executed || kept[i].type == 'E';
   if (!whole || executed) {
     server.mark_stale(stale);  // the next use closes and prepares it again
     return false;
@@ -437,7 +452,7 @@ bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& serve
   while (pending_.front().type != 'S') pop_request();
   pending_.front().route = ResponseRoute::kSwallow;
 
-  std::vector<PendingRequest> sent = std::move(batch_);
+  const std::vector<PendingRequest> sent = batch_.expand();
   const std::string bytes = std::move(batch_bytes_);
   batch_.clear();
   batch_bytes_.clear();

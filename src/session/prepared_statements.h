@@ -163,15 +163,21 @@ class PreparedStatements {
   // PendingRequest copied and moved costs more than the rest of the message's tracking.)
   template <typename... Args>
   void push(char type, ResponseRoute route, Args&&... strings) {
-    if (batch_resendable_) batch_.emplace_back(type, route, strings...);
     constexpr bool kDetailed = sizeof...(Args) > 0;
+    if (batch_resendable_) {
+      batch_.requests.push_back(InFlight{type, route, kDetailed});
+      if constexpr (kDetailed) batch_.details.emplace_back(type, route, strings...);
+    }
     if constexpr (kDetailed) details_.emplace_back(type, route, std::forward<Args>(strings)...);
     pending_.push_back(InFlight{type, route, kDetailed});
   }
   void push(PendingRequest request) {
-    if (batch_resendable_) batch_.push_back(request);
     const bool detailed = !request.answer.empty() || !request.server_statement.empty() ||
                           !request.client_statement.empty();
+    if (batch_resendable_) {
+      batch_.requests.push_back(InFlight{request.type, request.route, detailed});
+      if (detailed) batch_.details.push_back(request);
+    }
     pending_.push_back(InFlight{request.type, request.route, detailed});
     if (detailed) details_.push_back(std::move(request));
   }
@@ -209,13 +215,24 @@ class PreparedStatements {
 
   // The client's current batch (messages up to and including Sync), kept while it could
   // be sent again: it began with nothing in flight, outside a transaction block, and is
-  // small. batch_ mirrors its requests in order; batch_bytes_ holds what was sent.
+  // small. batch_ mirrors its requests in order (as pending_ and details_ hold them);
+  // batch_bytes_ holds what was sent.
   bool batch_open_ = false;
   bool batch_first_ = false;  // no message of the open batch was kept or dropped yet
   bool batch_resendable_ = false;
   bool batch_is_resend_ = false;  // a batch is sent again at most once
   char tx_status_ = 'I';          // the server's, as of its last ReadyForQuery
-  std::vector<PendingRequest> batch_;
+  struct KeptBatch {
+    std::vector<InFlight> requests;
+    std::vector<PendingRequest> details;  // of the detailed requests, in order
+    void clear() {
+      requests.clear();
+      details.clear();
+    }
+    // Every request in full (only when the batch is sent again).
+    std::vector<PendingRequest> expand() const;
+  };
+  KeptBatch batch_;
   std::string batch_bytes_;
   std::string resend_;
 };
