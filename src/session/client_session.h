@@ -188,9 +188,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     uint64_t cleared_shape_ = 0;
     // A transaction's last answer, written to the client after its lease ended.
     std::string answer_;
-    // What the relay's edits to each direction's bytes are built in (see Splicer).
-    SpliceStore client_splice_;
-    SpliceStore server_splice_;
+    // What the relay's edits to each direction's bytes are built in (see Splicer); made at
+    // the first edit.
+    std::unique_ptr<SpliceStore> client_splice_;
+    std::unique_ptr<SpliceStore> server_splice_;
   };
   std::unique_ptr<Live> live_;
   // While parked in the lot: the socket, and the session's owner. (At exit the process

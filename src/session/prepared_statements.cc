@@ -169,11 +169,12 @@ void PreparedStatements::begin_message() {
   batch_first_ = true;
   batch_resendable_ = idle() && tx_status_ == 'I';
   batch_is_resend_ = false;
-  batch_.clear();
-  if (batch_bytes_.capacity() > kKeptResendCapacity) {
-    std::string().swap(batch_bytes_);  // a big batch's buffer is not kept for the next
+  if (!batch_) return;
+  batch_->clear();
+  if (batch_->bytes.capacity() > kKeptResendCapacity) {
+    std::string().swap(batch_->bytes);  // a big batch's buffer is not kept for the next
   } else {
-    batch_bytes_.clear();
+    batch_->bytes.clear();
   }
 }
 
@@ -182,19 +183,20 @@ void PreparedStatements::settle_resendable(bool named) {
   batch_first_ = false;
   if (!named) {
     batch_resendable_ = false;
-    batch_.clear();
+    if (batch_) batch_->clear();
   }
 }
 
 void PreparedStatements::keep_sent(char type, std::string_view sent) {
   if (type == 'S' || type == 'Q' || type == 'F') batch_open_ = false;
   if (!batch_resendable_) return;
-  if (type == 'Q' || type == 'F' || batch_bytes_.size() + sent.size() > kMaxResendBytes) {
+  KeptBatch& kept = kept_batch();
+  if (type == 'Q' || type == 'F' || kept.bytes.size() + sent.size() > kMaxResendBytes) {
     batch_resendable_ = false;  // a simple query is no part of an extended batch
-    batch_.clear();
+    kept.clear();
     return;
   }
-  batch_bytes_.append(sent);
+  kept.bytes.append(sent);
 }
 
 void PreparedStatements::ensure_prepared(const Statement& st, pool::ServerStatementCache& server,
@@ -437,7 +439,8 @@ bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& serve
   const std::string& stale = statement.server_name;
   // Resendable: the whole batch (through its Sync) is kept, nothing was sent after it, and
   // no Execute of it ran before the failure; the implicit transaction it ran in is gone.
-  const std::vector<InFlight>& kept = batch_.requests;
+  static const KeptBatch kNone;
+  const std::vector<InFlight>& kept = (batch_ ? *batch_ : kNone).requests;
   const bool whole = batch_resendable_ && !batch_open_ && !batch_is_resend_ && !kept.empty() &&
                      kept.back().type == 'S' && pending_.size() <= kept.size() &&
                      pending_.back().type == 'S';
@@ -452,12 +455,13 @@ bool PreparedStatements::retry_stale_statement(pool::ServerStatementCache& serve
   while (pending_.front().type != 'S') pop_request();
   pending_.front().route = ResponseRoute::kSwallow;
 
-  const std::vector<PendingRequest> sent = batch_.expand();
-  const std::string bytes = std::move(batch_bytes_);
-  batch_.clear();
-  batch_bytes_.clear();
+  // (whole: batch_ exists.)
+  const std::vector<PendingRequest> sent = batch_->expand();
+  const std::string bytes = std::move(batch_->bytes);
+  batch_->clear();
+  batch_->bytes.clear();
   batch_is_resend_ = true;  // batch_resendable_ stays: the new batch is kept the same way
-  std::string& out = resend_;
+  std::string& out = batch_->resend;
   out += close_statement_message(stale);
   push('C', ResponseRoute::kSwallow);
   out += parse_message(stale, statement.query, statement.param_types);

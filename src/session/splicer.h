@@ -6,6 +6,7 @@
 #include <asio/buffer.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14,7 +15,8 @@
 namespace sluice::session {
 
 // What a Splicer fills, kept from one received chunk to the next (one per direction of a
-// session): once grown to fit a batch's edits, editing allocates nothing. A client of
+// session, made at its first edit): once grown to fit a batch's edits, editing allocates
+// nothing. A client of
 // named prepared statements has its Bind rewritten in every transaction.
 struct SpliceStore {
   struct Piece {
@@ -29,25 +31,31 @@ struct SpliceStore {
 
 class Splicer {
  public:
-  // Starts over with `store` (what an earlier Splicer left there must be written by now).
-  Splicer(std::span<const uint8_t> base, SpliceStore& store) : base_(base), store_(store) {
-    if (store_.own.capacity() > kKeptCapacity) std::string().swap(store_.own);
-    store_.own.clear();
-    store_.pieces.clear();
+  // Starts over with the store `slot` holds (what an earlier Splicer left there must be
+  // written by now). The store is made at the first edit: a session whose bytes are never
+  // edited (most of them) does without, which 10,000 idle clients notice.
+  Splicer(std::span<const uint8_t> base, std::unique_ptr<SpliceStore>& slot)
+      : base_(base), slot_(slot) {
+    if (!slot_) return;
+    SpliceStore& store = *slot_;
+    if (store.own.capacity() > kKeptCapacity) std::string().swap(store.own);
+    store.own.clear();
+    store.pieces.clear();
   }
 
   // Where the proxy's bytes for the next edit are appended, before insert_from() or
   // replace_from() puts them in place.
-  std::string& out() { return store_.own; }
+  std::string& out() { return store().own; }
   // Puts what was appended to out() since `mark` at offset `at` of the chunk.
   void insert_from(size_t mark, size_t at) {
     keep_until(at);
-    if (store_.own.size() > mark) store_.pieces.push_back({true, mark, store_.own.size() - mark});
+    SpliceStore& s = store();
+    if (s.own.size() > mark) s.pieces.push_back({true, mark, s.own.size() - mark});
     edited_ = true;
   }
   void insert(size_t at, std::string_view bytes) {
-    const size_t mark = store_.own.size();
-    store_.own.append(bytes);
+    const size_t mark = out().size();
+    out().append(bytes);
     insert_from(mark, at);
   }
   void drop(size_t from, size_t to) {
@@ -67,13 +75,14 @@ class Splicer {
   std::span<const asio::const_buffer> finish(size_t end) {
     keep_until(end);
     // (Addresses only now: out() may have moved as it grew.)
-    store_.bufs.clear();
-    for (const SpliceStore::Piece& p : store_.pieces) {
-      const void* data = p.own ? static_cast<const void*>(store_.own.data() + p.offset)
+    SpliceStore& s = store();
+    s.bufs.clear();
+    for (const SpliceStore::Piece& p : s.pieces) {
+      const void* data = p.own ? static_cast<const void*>(s.own.data() + p.offset)
                                : static_cast<const void*>(base_.data() + p.offset);
-      store_.bufs.emplace_back(data, p.size);
+      s.bufs.emplace_back(data, p.size);
     }
-    return store_.bufs;
+    return s.bufs;
   }
 
  private:
@@ -81,14 +90,18 @@ class Splicer {
   // again after a stale statement can be 64 KiB).
   static constexpr size_t kKeptCapacity = 4096;
 
+  SpliceStore& store() {
+    if (!slot_) slot_ = std::make_unique<SpliceStore>();
+    return *slot_;
+  }
   void keep_until(size_t at) {
     if (at <= run_start_) return;
-    store_.pieces.push_back({false, run_start_, at - run_start_});
+    store().pieces.push_back({false, run_start_, at - run_start_});
     run_start_ = at;
   }
 
   std::span<const uint8_t> base_;
-  SpliceStore& store_;
+  std::unique_ptr<SpliceStore>& slot_;
   size_t run_start_ = 0;
   bool edited_ = false;
 };
