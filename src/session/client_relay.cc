@@ -28,6 +28,9 @@ namespace sqlstate = protocol::sqlstate;
 // client has it (see release_before_answer); bigger ones are written from the connection's
 // buffer. Single-row answers and small batches are well under.
 constexpr size_t kAnswerCopyMax = 4096;
+// A worker keeps at most this much of its scratch string for rewritten client messages
+// between messages (a rewritten Parse carries its query's whole text).
+constexpr size_t kMaxKeptRewrite = size_t{64} * 1024;
 
 uint64_t micros_between(pool::Clock::time_point from, pool::Clock::time_point to) {
   return static_cast<uint64_t>(
@@ -274,9 +277,12 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
             if (r.ok()) classify_statement(sql, type == 'P');
           }
           if (track && live_->server_) {
-            // Rewritten straight into the splice's own bytes: no string per message.
-            std::string& rewritten = splice.out();
-            const size_t mark = rewritten.size();
+            // Rewritten into the worker's scratch string, then copied into the splice: no
+            // allocation per message, and no store for a session whose bytes are never
+            // rewritten. (Used within this call only: no suspension in between.)
+            thread_local std::string rewritten;
+            if (rewritten.capacity() > kMaxKeptRewrite) std::string().swap(rewritten);
+            rewritten.clear();
             const bool rewrote =
                 complete &&
                 (type == 'Q'
@@ -285,9 +291,8 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
                      : is_statement_message(type) &&
                            prepared_->rewrite(type, body, live_->server_->statements, rewritten));
             if (rewrote) {
-              splice.replace_from(mark, offset, offset + protocol::kHeaderSize + body.size());
+              splice.replace(offset, offset + protocol::kHeaderSize + body.size(), rewritten);
             } else {
-              rewritten.resize(mark);
               // Whole messages are kept in case the batch must be sent again.
               const auto message = complete ? std::span<const uint8_t>(live_->in_.data().subspan(
                                                   offset, protocol::kHeaderSize + body.size()))

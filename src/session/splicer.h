@@ -43,29 +43,23 @@ class Splicer {
     store.pieces.clear();
   }
 
-  // Where the proxy's bytes for the next edit are appended, before insert_from() or
-  // replace_from() puts them in place.
-  std::string& out() { return store().own; }
-  // Puts what was appended to out() since `mark` at offset `at` of the chunk.
-  void insert_from(size_t mark, size_t at) {
+  // Puts `bytes` (copied into the store) at offset `at` of the chunk.
+  void insert(size_t at, std::string_view bytes) {
     keep_until(at);
     SpliceStore& s = store();
-    if (s.own.size() > mark) s.pieces.push_back({true, mark, s.own.size() - mark});
+    const size_t mark = s.own.size();
+    s.own.append(bytes);
+    if (!bytes.empty()) s.pieces.push_back({true, mark, bytes.size()});
     edited_ = true;
-  }
-  void insert(size_t at, std::string_view bytes) {
-    const size_t mark = out().size();
-    out().append(bytes);
-    insert_from(mark, at);
   }
   void drop(size_t from, size_t to) {
     keep_until(from);
     run_start_ = to;
     edited_ = true;
   }
-  // Puts what was appended to out() since `mark` in place of the chunk's [from, to).
-  void replace_from(size_t mark, size_t from, size_t to) {
-    insert_from(mark, from);
+  // Puts `bytes` (copied into the store) in place of the chunk's [from, to).
+  void replace(size_t from, size_t to, std::string_view bytes) {
+    insert(from, bytes);
     run_start_ = to;
   }
   bool edited() const { return edited_; }
@@ -74,7 +68,7 @@ class Splicer {
   // Splicer on the same store).
   std::span<const asio::const_buffer> finish(size_t end) {
     keep_until(end);
-    // (Addresses only now: out() may have moved as it grew.)
+    // (Addresses only now: the store's bytes may have moved as they grew.)
     SpliceStore& s = store();
     s.bufs.clear();
     for (const SpliceStore::Piece& p : s.pieces) {

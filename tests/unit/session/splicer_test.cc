@@ -22,11 +22,8 @@ TEST(Splicer, AppliesInsertsDropsAndReplacementsInOrder) {
   std::unique_ptr<SpliceStore> store;
   Splicer splice(bytes(chunk), store);
   splice.insert(0, "<");
-  splice.drop(3, 6);  // BBB
-  std::string& out = splice.out();
-  const size_t mark = out.size();
-  out += "ddd";
-  splice.replace_from(mark, 9, 12);  // DDD
+  splice.drop(3, 6);             // BBB
+  splice.replace(9, 12, "ddd");  // DDD
   splice.insert(15, ">");
   EXPECT_TRUE(splice.edited());
   EXPECT_EQ(joined(splice.finish(15)),
@@ -53,10 +50,7 @@ TEST(Splicer, ReusedStoreEditsWithoutAnAllocation) {
   for (int round = 0; round < 3; ++round) {
     const size_t before = test::allocations_on_this_thread();
     Splicer splice(bytes(chunk), store);
-    std::string& out = splice.out();
-    const size_t mark = out.size();
-    out += bind;
-    splice.replace_from(mark, 0, 30);
+    splice.replace(0, 30, bind);
     const std::span<const asio::const_buffer> bufs = splice.finish(chunk.size());
     const size_t made = test::allocations_on_this_thread() - before;
     EXPECT_EQ(joined(bufs), bind + "EEEEESSSSS");
