@@ -12,7 +12,6 @@ namespace sluice::pool {
 
 class ServerStatementCache {
  public:
-  bool contains(const std::string& name) const { return index_.count(name) > 0; }
   // Marks `name` used, if held; returns whether it is (one lookup: once per Bind).
   bool touch(const std::string& name) {
     auto it = index_.find(name);
@@ -22,10 +21,7 @@ class ServerStatementCache {
   }
   // Adds `name`; returns the least recently used name evicted to stay within `capacity`.
   std::optional<std::string> add(const std::string& name, size_t capacity) {
-    if (contains(name)) {
-      touch(name);
-      return std::nullopt;
-    }
+    if (touch(name)) return std::nullopt;
     order_.push_back(name);
     index_[name] = std::prev(order_.end());
     if (index_.size() <= capacity) return std::nullopt;
