@@ -453,7 +453,7 @@ asio::awaitable<AcquireResult> Pool::open_new(Admission admission) {
   }
   c.conn->id = next_id_++;
   c.conn->pool = this;
-  if (server_params_.empty()) server_params_ = c.conn->params;
+  if (!server_params_) server_params_ = std::make_shared<const FlatStringMap>(c.conn->params);
   leased_.push_back(c.conn.get());
   r.conn = std::move(c.conn);
   // After failures, waiters held back by the host may connect again.
@@ -574,7 +574,7 @@ void Pool::release(ServerPtr conn, Clock::time_point now, bool resume_here) {
   idle_.push_back(std::move(conn));
 }
 
-FlatStringMap Pool::server_params() const {
+std::shared_ptr<const FlatStringMap> Pool::server_params() const {
   std::lock_guard lock(mutex_);
   return server_params_;
 }

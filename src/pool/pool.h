@@ -97,8 +97,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // pump at a transaction's end can.
   void release(ServerPtr conn, Clock::time_point now = Clock::now(), bool resume_here = false);
 
-  // Server ParameterStatus values for clients' welcome messages (empty until known).
-  FlatStringMap server_params() const;
+  // Server ParameterStatus values for clients' welcome messages (null until the first
+  // connection tells them). Shared, never edited: every login reads them, and a copy of
+  // the map cost a login about twenty allocations.
+  std::shared_ptr<const FlatStringMap> server_params() const;
   // Keys recovered from a client's SCRAM login, used for later server logins.
   void learn_scram_keys(const protocol::ScramKey& client_key, const protocol::ScramKey& server_key);
   void set_options(PoolOptions options);
@@ -204,7 +206,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   std::vector<ServerConnection*> leased_;        // for SHOW SERVERS only; not owned
   int total_ = 0;                                // open + opening, counts against pool_size
   int opening_ = 0;
-  FlatStringMap server_params_;
+  std::shared_ptr<const FlatStringMap> server_params_;
   uint64_t next_id_ = 1;
   Clock::time_point wake_at_ = Clock::time_point::max();    // a scheduled wake_connect_locked()
   Clock::time_point expiry_at_ = Clock::time_point::max();  // arm_expiry_locked()'s timer

@@ -92,6 +92,25 @@ router::ClassifierCache& classifier() {
   return cache;
 }
 
+// Shapes (stats::query_shape_hash) of Query texts might_matter() cleared, per worker
+// thread: simple-protocol clients send a few shapes with other constants each time, and
+// a client that connects per transaction sends them from a new session each time.
+// Direct-mapped by the hash's low bits; 0 is no shape.
+class ClearedShapes {
+ public:
+  bool contains(uint64_t shape) const { return shapes_[shape % kSlots] == shape; }
+  void add(uint64_t shape) { shapes_[shape % kSlots] = shape; }
+
+ private:
+  static constexpr size_t kSlots = 256;
+  std::array<uint64_t, kSlots> shapes_{};
+};
+
+ClearedShapes& cleared_shapes() {
+  thread_local ClearedShapes shapes;
+  return shapes;
+}
+
 }  // namespace
 
 void ClientSession::classify_statement(std::string_view sql, bool repeats) {
@@ -102,10 +121,10 @@ void ClientSession::classify_statement(std::string_view sql, bool repeats) {
   // looks for (keywords at statement starts, function and schema names, comments) the
   // shape holds as written. The probe has just hashed the text.
   const uint64_t shape = repeats ? 0 : probe_->last_query_shape();
-  if (shape != 0 && shape == live_->cleared_shape_) return;
+  if (shape != 0 && cleared_shapes().contains(shape)) return;
   if (!router::might_matter(sql)) {
     if (repeats && sql.size() <= kMaxClearedText) cleared.assign(sql);
-    if (shape != 0) live_->cleared_shape_ = shape;
+    if (shape != 0) cleared_shapes().add(shape);
     return;
   }
   const router::Classification& c = classifier().classify(sql);

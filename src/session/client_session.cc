@@ -9,6 +9,7 @@
 
 #include "admin/admin_console.h"
 #include "config/priority_classes.h"
+#include "net/address_text.h"
 #include "net/message_io.h"
 #include "net/no_throw.h"
 #include "net/parking_lot.h"
@@ -18,6 +19,7 @@
 #include "session/auth_lookup.h"
 #include "session/cancel.h"
 #include "session/client_auth.h"
+#include "session/login_memo.h"
 #include "session/session_params.h"
 #include "session/worker_sessions.h"
 
@@ -208,7 +210,7 @@ asio::awaitable<bool> ClientSession::start(Addresses addresses) {
   // (A client gone before this has no addresses: its fields stay empty.)
   if (addresses.peer.port() == 0) addresses.peer = live_->client_.remote_endpoint();
   if (addresses.peer.port() != 0) {
-    info_->addr = addresses.peer.address().to_string();
+    info_->addr = net::address_text(addresses.peer.address());
     info_->port = addresses.peer.port();
   }
   if (addresses.local.port() == 0) {
@@ -217,7 +219,7 @@ asio::awaitable<bool> ClientSession::start(Addresses addresses) {
     live_->client_.set_protocol(addresses.local.protocol());
   }
   if (addresses.local.port() != 0) {
-    info_->local_addr = InternedString(addresses.local.address().to_string());
+    info_->local_addr = InternedString(net::address_text(addresses.local.address()));
     info_->local_port = addresses.local.port();
   }
   info_->tls = live_->client_.is_tls();
@@ -371,7 +373,8 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   info_->server_port = db->port;
 
   // The welcome repeats the server's parameters, which the first connection tells us.
-  if (pool_->server_params().empty()) {
+  std::shared_ptr<const FlatStringMap> defaults = pool_->server_params();
+  if (!defaults) {
     set_state(ClientState::kWaiting);
     pool::AcquireResult r = co_await pool_->acquire();
     if (!r.conn) {
@@ -380,39 +383,29 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
       co_return false;
     }
     pool_->release(std::move(r.conn));
+    defaults = pool_->server_params();
   }
-  ParamMap wanted;
-  if (auto bad = initial_session_params(pool_->server_params(), startup, wanted)) {
-    co_await fatal(sqlstate::kFeatureNotSupported, *bad);
+  const std::shared_ptr<const LoginOutcome> outcome = login_outcome(defaults, startup);
+  if (!outcome->error.empty()) {
+    co_await fatal(sqlstate::kFeatureNotSupported, outcome->error);
     co_return false;
   }
-  wanted_params_.set(std::move(wanted));
-  if (!co_await choose_priority_class(*db)) co_return false;
-  wanted_params_.intern();
-  for (const auto& [name, value] : wanted_params_.get()) {
-    if (!is_reported_param(name)) startup_params_[name] = value;
-  }
+  wanted_params_.share(outcome->params);
+  startup_params_ = outcome->extras;
+  if (!co_await choose_priority_class(*db, outcome->requested_class)) co_return false;
 
   std::string out;
   out.reserve(kWelcomeBytes);
   protocol::append_auth_ok(out);
-  for (const auto& [name, value] : pool_->server_params()) {
-    auto it = wanted_params_.find(name);
-    protocol::append_parameter_status(out, name, it != wanted_params_.end() ? it->second : value);
-  }
+  out += outcome->parameter_status;
   protocol::append_backend_key_data(out, info_->cancel_pid, info_->cancel_key);
   protocol::append_ready_for_query(out, 'I');
   set_state(ClientState::kIdle);
   co_return !(co_await live_->client_.write_all_at_once(asio::buffer(out)));
 }
 
-asio::awaitable<bool> ClientSession::choose_priority_class(const config::DatabaseConfig& db) {
-  // The option is the proxy's, never sent on to the server.
-  std::string requested;
-  if (auto it = wanted_params_.find(config::kClassOption); it != wanted_params_.end()) {
-    requested = it->second;
-    wanted_params_.update([](ParamMap& m) { m.erase(config::kClassOption); });
-  }
+asio::awaitable<bool> ClientSession::choose_priority_class(const config::DatabaseConfig& db,
+                                                           const std::string& requested) {
   if (cfg_->classes.empty()) co_return true;  // no classes: the option is ignored
   if (!requested.empty() && !cfg_->classes.count(requested)) {
     std::string known;

@@ -118,8 +118,10 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   void start_pump();
   asio::awaitable<void> lease_failed(const pool::ServerError& error);
   // Classes the client at login (priority_class_), from the config's rules or its own
-  // `-c sluice.class=NAME`; refuses an unknown name. False when it sent a FATAL.
-  asio::awaitable<bool> choose_priority_class(const config::DatabaseConfig& db);
+  // `-c sluice.class=NAME` (`requested`, "" when absent); refuses an unknown name. False
+  // when it sent a FATAL.
+  asio::awaitable<bool> choose_priority_class(const config::DatabaseConfig& db,
+                                              const std::string& requested);
   enum class SyncOutcome {
     kSynced,
     kServerLost,  // the connection died first: released; another may serve the client
@@ -183,9 +185,6 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
     // The last Parse's text router::might_matter() cleared: an extended-protocol client
     // sends the same text with every Parse, and a comparison costs less than the scan.
     std::string cleared_text_;
-    // The shape (stats::query_shape_hash) of the last Query text might_matter() cleared:
-    // simple-protocol clients send one shape with other constants each time.
-    uint64_t cleared_shape_ = 0;
     // A transaction's last answer, written to the client after its lease ended.
     std::string answer_;
     // What the relay's edits to each direction's bytes are built in (see Splicer); made at

@@ -43,6 +43,9 @@ class SharedParams {
     ParamMap map;
     std::string fingerprint;
   };
+  const std::shared_ptr<const Entry>& entry() const { return entry_; }
+  // Shares `entry` (one another client of this thread got from entry()).
+  void share(std::shared_ptr<const Entry> entry) { entry_ = std::move(entry); }
 
  private:
   static const std::shared_ptr<const Entry>& empty_entry();
