@@ -16,17 +16,27 @@ using net::kNoThrow;
 // A client queued for a connection. It sleeps on `wake` rather than on a timer of its own:
 // arming and cancelling a timer per wait (timer-queue entries, locks, an extra handler)
 // cost more than the rest of a wait at -c 200. Its time limits are kept by one timer per
-// pool instead (arm_expiry_locked). Every field is guarded by the pool's mutex_.
+// pool instead (arm_expiry_locked).
+//
+// At -c 200 nearly every transaction waits, so a wait takes the pool's lock once (to
+// queue); parking and the hand-over's result go through two atomics instead:
+//  - `turn`: the waiter parks its handler in `wake` and moves kQueued -> kParked; a
+//    notifier (under the lock) moves it to kReady. Whichever comes second resumes it.
+//  - `queued`: cleared (release) by the notifier that takes the waiter out of waiters_,
+//    after it wrote the result (conn, may_connect or error). A woken waiter that finds it
+//    clear reads the result without the lock, as nothing writes to it any more.
+// The other fields are guarded by the pool's mutex_ while the waiter is queued.
 struct Pool::Waiter {
+  enum Turn : uint8_t { kQueued, kParked, kReady };
   explicit Waiter(asio::any_io_executor executor) : ex(std::move(executor)) {}
-  bool ready() const { return conn || may_connect || error || expired; }
+  std::atomic<uint8_t> turn{kQueued};
+  std::atomic<bool> queued{false};
   asio::any_io_executor ex;          // the waiting client's worker
-  net::WakeUp wake;                  // resumed (through `ex`) once ready()
+  net::WakeUp wake;                  // its handler, resumed (through `ex`) at kReady
   ServerPtr conn;                    // handed over by release()
   bool may_connect = false;          // a slot was reserved for this waiter to open a connection
   Admission admission;               // ... with the host's go-ahead
   std::optional<ServerError> error;  // the breaker opened and fails waiting clients fast
-  bool expired = false;              // wake_at passed
   Clock::time_point wake_at = Clock::time_point::max();  // query_wait_timeout or reserve time
   Clock::time_point since = Clock::now();
 };
@@ -190,8 +200,35 @@ Pool::Step Pool::lease_idle_locked(ServerPtr conn, Clock::time_point now) {
   return step;
 }
 
+void Pool::read_limits_locked(WaitLimits& limits) const {
+  limits.known = true;
+  if (options_.query_wait_timeout.count() > 0) {
+    limits.deadline = limits.start + options_.query_wait_timeout;
+  }
+  if (options_.settings.reserve_pool_size > 0) {
+    limits.reserve_at = limits.start + options_.settings.reserve_pool_timeout;
+  }
+}
+
+void Pool::queue_locked(const std::shared_ptr<Waiter>& waiter, const WaitLimits& limits) {
+  waiter->wake_at = std::min(limits.deadline, limits.reserve_at);
+  waiter->turn.store(Waiter::kQueued, std::memory_order_relaxed);
+  waiter->queued.store(true, std::memory_order_relaxed);
+  enqueue_locked(waiter);
+  arm_expiry_locked(waiter->wake_at, waiter->ex);
+}
+
+net::WakeUp::Taken Pool::ready_locked(Waiter& waiter, bool take) {
+  if (waiter.turn.exchange(Waiter::kReady, std::memory_order_acq_rel) != Waiter::kParked) {
+    return {};  // not parked yet: wait_turn() sees kReady and resumes it itself
+  }
+  if (take) return waiter.wake.take();
+  waiter.wake.notify_later();
+  return {};
+}
+
 Pool::Step Pool::next_step(const asio::any_io_executor& ex, Clock::time_point now, bool may_evict,
-                           std::shared_ptr<Waiter>& waiter) {
+                           std::shared_ptr<Waiter>& waiter, WaitLimits& limits) {
   std::lock_guard lock(mutex_);
   Step step;
   std::optional<Clock::time_point> retry_at;
@@ -233,7 +270,8 @@ Pool::Step Pool::next_step(const asio::any_io_executor& ex, Clock::time_point no
   // From the worker's recycling allocator: at -c 200 nearly every transaction waits here,
   // and a malloc and free per wait showed among the hot path's costs.
   if (!waiter) waiter = std::allocate_shared<Waiter>(asio::recycling_allocator<Waiter>(), ex);
-  enqueue_locked(waiter);
+  if (!limits.known) read_limits_locked(limits);
+  queue_locked(waiter, limits);
   if (retry_at) schedule_wake_locked(*retry_at);
   step.kind = Step::Kind::kWait;
   return step;
@@ -241,16 +279,14 @@ Pool::Step Pool::next_step(const asio::any_io_executor& ex, Clock::time_point no
 
 template <typename Token>
 auto Pool::wait_turn(const std::shared_ptr<Waiter>& waiter, Token&& token) {
-  // The outcome is checked and the handler stored under the lock its notifiers hold, so a
-  // hand-over between the two is not lost.
+  // No lock: see Waiter. A notifier that came first (kReady) left the handler to us.
   return asio::async_initiate<Token, void(std::error_code)>(
-      [this, waiter](auto handler) {
-        std::lock_guard lock(mutex_);
+      [waiter](auto handler) {
         waiter->wake.wait(std::move(handler));
-        if (waiter->ready()) {
+        uint8_t expected = Waiter::kQueued;
+        if (!waiter->turn.compare_exchange_strong(expected, Waiter::kParked,
+                                                  std::memory_order_acq_rel)) {
           waiter->wake.notify_later();
-        } else {
-          arm_expiry_locked(waiter->wake_at, waiter->ex);
         }
       },
       token);
@@ -260,42 +296,29 @@ asio::awaitable<AcquireResult> Pool::acquire() {
   auto ex = co_await asio::this_coro::executor;
   const auto start = Clock::now();
   std::shared_ptr<Waiter> waiter;
-  std::optional<PoolOptions> opts;  // read when first needed: not on the fast path
-  auto deadline = Clock::time_point::max();
-  auto reserve_at = Clock::time_point::max();
-  auto read_options = [&] {
-    if (opts) return;
-    opts = options();
-    if (opts->query_wait_timeout.count() > 0) deadline = start + opts->query_wait_timeout;
-    if (opts->settings.reserve_pool_size > 0) {
-      reserve_at = start + opts->settings.reserve_pool_timeout;
-    }
-  };
+  std::optional<PoolOptions> opts;  // read when first needed (a check): not on the fast path
+  WaitLimits limits;                // read by next_step() when it first queues
+  limits.start = start;
   auto waited = [start] {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   };
   for (bool may_evict = true;;) {
-    Step step = next_step(ex, Clock::now(), may_evict, waiter);
+    Step step = next_step(ex, Clock::now(), may_evict, waiter, limits);
     if (step.kind == Step::Kind::kEvict) {
       may_evict = false;  // one eviction attempt, then queue like everyone else
       db_->evict_idle_except(this);
       continue;
     }
     if (step.kind == Step::Kind::kWait) {
-      read_options();
-      {
-        std::lock_guard lock(mutex_);
-        waiter->wake_at = std::min(deadline, reserve_at);
-      }
       do {
         co_await wait_turn(waiter, kNoThrow);
-        step = after_wake(*waiter, deadline, reserve_at);
+        step = after_wake(*waiter, limits);
       } while (step.kind == Step::Kind::kWait);
     }
     AcquireResult r;
     switch (step.kind) {
       case Step::Kind::kCheck: {
-        read_options();
+        if (!opts) opts = options();
         const bool ok =
             co_await check_server_connection(*step.conn, opts->server_check_query,
                                              opts->server_connect_timeout, opts->max_message_size);
@@ -310,9 +333,9 @@ asio::awaitable<AcquireResult> Pool::acquire() {
         r = co_await open_new(step.admission);
         if (r.conn || !r.error || !is_transient_connect_error(*r.error)) break;
         // The server may be restarting: keep waiting, with backoff, up to the deadline.
-        read_options();
-        if (Clock::now() < deadline) continue;
         std::lock_guard lock(mutex_);
+        if (!limits.known) read_limits_locked(limits);
+        if (Clock::now() < limits.deadline) continue;
         r.error = wait_timeout_error_locked();
         break;
       }
@@ -328,31 +351,37 @@ asio::awaitable<AcquireResult> Pool::acquire() {
   }
 }
 
-Pool::Step Pool::after_wake(Waiter& waiter, Clock::time_point deadline,
-                            Clock::time_point& reserve_at) {
-  std::lock_guard lock(mutex_);
+std::optional<Pool::Step> Pool::take_result(Waiter& waiter) {
   Step step;
   if (waiter.conn) {
     step.kind = Step::Kind::kLeased;
     step.conn = std::move(waiter.conn);
-    return step;
-  }
-  if (waiter.may_connect) {
+  } else if (waiter.may_connect) {
     waiter.may_connect = false;
     step.kind = Step::Kind::kOpen;
     step.admission = waiter.admission;
-    return step;
-  }
-  if (waiter.error) {
+  } else if (waiter.error) {
     step.kind = Step::Kind::kFail;
     step.error = std::move(waiter.error);
     waiter.error.reset();
-    return step;
+  } else {
+    return std::nullopt;
   }
-  waiter.expired = false;
+  return step;
+}
+
+Pool::Step Pool::after_wake(Waiter& waiter, WaitLimits& limits) {
+  // Taken out of the queue with its result: nothing else writes to it (see Waiter).
+  if (!waiter.queued.load(std::memory_order_acquire)) {
+    if (auto step = take_result(waiter)) return *std::move(step);
+  }
+  std::lock_guard lock(mutex_);
+  if (auto step = take_result(waiter)) return *std::move(step);
+  // Still queued: its wake_at passed.
+  Step step;
   const auto now = Clock::now();
-  if (now >= reserve_at) {
-    reserve_at = Clock::time_point::max();
+  if (now >= limits.reserve_at) {
+    limits.reserve_at = Clock::time_point::max();
     if (!db_->paused && can_open_locked(true)) {
       step.admission = host_->admit(now);
       if (step.admission.kind == Admission::Kind::kGo) {
@@ -364,19 +393,22 @@ Pool::Step Pool::after_wake(Waiter& waiter, Clock::time_point deadline,
       }
     }
   }
-  if (now >= deadline) {
+  if (now >= limits.deadline) {
     remove_waiter_locked(waiter);
     step.kind = Step::Kind::kFail;
     step.error = wait_timeout_error_locked();
     return step;
   }
-  waiter.wake_at = std::min(deadline, reserve_at);
+  waiter.wake_at = std::min(limits.deadline, limits.reserve_at);
+  waiter.turn.store(Waiter::kQueued, std::memory_order_relaxed);
+  arm_expiry_locked(waiter.wake_at, waiter.ex);
   step.kind = Step::Kind::kWait;
   return step;
 }
 
-void Pool::remove_waiter_locked(const Waiter& waiter) {
+void Pool::remove_waiter_locked(Waiter& waiter) {
   std::erase_if(waiters_, [&waiter](const auto& w) { return w.get() == &waiter; });
+  waiter.queued.store(false, std::memory_order_relaxed);
 }
 
 void Pool::arm_expiry_locked(Clock::time_point when, const asio::any_io_executor& ex) {
@@ -398,8 +430,8 @@ void Pool::expire_waiters_locked(Clock::time_point now) {
   const Waiter* next_waiter = nullptr;
   for (const auto& w : waiters_) {
     if (w->wake_at <= now) {
-      w->expired = true;
-      w->wake.notify_later();
+      w->wake_at = Clock::time_point::max();  // (until after_wake() sets the next one)
+      ready_locked(*w);
     } else if (w->wake_at < next) {
       next = w->wake_at;
       next_waiter = w.get();
@@ -496,9 +528,8 @@ net::WakeUp::Taken Pool::hand_over_locked(ServerPtr conn, bool take) {
   waiters_.erase(pick);
   leased_.push_back(conn.get());
   w->conn = std::move(conn);
-  if (take) return w->wake.take();
-  w->wake.notify_later();
-  return {};
+  w->queued.store(false, std::memory_order_release);
+  return ready_locked(*w, take);
 }
 
 void Pool::wake_connect_locked() {
@@ -518,7 +549,8 @@ void Pool::wake_connect_locked() {
     SLUICE_TAKE_SLOT();
     w->may_connect = true;
     w->admission = admission;
-    w->wake.notify_later();
+    w->queued.store(false, std::memory_order_release);
+    ready_locked(*w);
   }
 }
 
@@ -538,7 +570,8 @@ void Pool::schedule_wake_locked(Clock::time_point when) {
 void Pool::fail_waiters_locked(const ServerError& error) {
   for (const auto& w : waiters_) {
     w->error = error;
-    w->wake.notify_later();
+    w->queued.store(false, std::memory_order_release);
+    ready_locked(*w);
   }
   waiters_.clear();
 }

@@ -143,6 +143,14 @@ class Pool : public std::enable_shared_from_this<Pool> {
  private:
   struct Waiter;
   struct Step;
+  // A waiting acquire()'s time limits, read from the options when it first queues.
+  struct WaitLimits {
+    Clock::time_point start;
+    bool known = false;
+    Clock::time_point deadline = Clock::time_point::max();    // query_wait_timeout
+    Clock::time_point reserve_at = Clock::time_point::max();  // reserve_pool_timeout
+  };
+  void read_limits_locked(WaitLimits& limits) const;
   bool can_open_locked(bool reserve) const;
   bool db_cap_blocks_locked() const;
   // More connections open than pool_size + reserve_pool_size (the pool was made smaller).
@@ -157,7 +165,12 @@ class Pool : public std::enable_shared_from_this<Pool> {
   // What acquire() does next when not (or no longer) queued; queues `waiter` (created
   // when null) when it must wait.
   Step next_step(const asio::any_io_executor& ex, Clock::time_point now, bool may_evict,
-                 std::shared_ptr<Waiter>& waiter);
+                 std::shared_ptr<Waiter>& waiter, WaitLimits& limits);
+  // Queues `waiter` until a hand-over or its time limit.
+  void queue_locked(const std::shared_ptr<Waiter>& waiter, const WaitLimits& limits);
+  // Resumes `waiter` (through its event loop), or returns it to be resumed by the caller
+  // when `take`, once it parked; else it resumes itself when it parks (see Waiter).
+  net::WakeUp::Taken ready_locked(Waiter& waiter, bool take = false);
   // An idle connection due for a check query, or suspect (its server may have restarted).
   bool needs_check_locked(const ServerConnection& conn, Clock::time_point now) const;
   // Hands out an idle connection: leased at once, or after a check when due or suspect.
@@ -169,8 +182,10 @@ class Pool : public std::enable_shared_from_this<Pool> {
   auto wait_turn(const std::shared_ptr<Waiter>& waiter, Token&& token);
   // What a woken waiter does next: kWait to wait again (its reserve time passed, with no
   // reserve connection to be had). Ends its wait at the deadline.
-  Step after_wake(Waiter& waiter, Clock::time_point deadline, Clock::time_point& reserve_at);
-  void remove_waiter_locked(const Waiter& waiter);
+  Step after_wake(Waiter& waiter, WaitLimits& limits);
+  // The step a hand-over left in `waiter` (a connection, a slot, an error), if any.
+  static std::optional<Step> take_result(Waiter& waiter);
+  void remove_waiter_locked(Waiter& waiter);
   // The pool's one timer for its waiters' time limits: set for `when` unless set earlier.
   void arm_expiry_locked(Clock::time_point when, const asio::any_io_executor& ex);
   // Wakes the waiters whose wake_at has passed, and sets the timer for the next one.
