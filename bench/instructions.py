@@ -49,6 +49,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--clients", type=int, default=8, help="pgbench -c")
     p.add_argument("--connect", action="store_true",
                    help="pgbench -C: a new connection per transaction (the login path)")
+    p.add_argument("--tpcb", action="store_true",
+                   help="pgbench's TPC-B-like script instead of -S (select-only)")
     p.add_argument("--modes", default="simple,extended",
                    help="pgbench -M modes, comma-separated (simple, extended, prepared)")
     args = p.parse_args(argv)
@@ -116,7 +118,8 @@ def count(port: int, pid: int, out: Path, mode: str,
           args: argparse.Namespace) -> tuple[float, float]:
     """Instructions and malloc calls per transaction of the process `pid` over one pgbench -S
     run."""
-    base = ["-n", "-S", "-M", mode, "-c", str(args.clients), *(["-C"] if args.connect else [])]
+    base = ["-n", *([] if args.tpcb else ["-S"]), "-M", mode, "-c", str(args.clients),
+            *(["-C"] if args.connect else [])]
     warm = run_pgbench(port, [*base, "-t", str(WARMUP_TRANSACTIONS)], user=suite.USER,
                        dbname=suite.DB, sslmode="disable", timeout=600)
     if warm.returncode != 0:

@@ -14,15 +14,17 @@ constexpr bool is_ident(char c) {
          c == '$' || static_cast<unsigned char>(c) >= 0x80;
 }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
-// Bytes that start a word hashed as written (a keyword or an identifier), and bytes that
-// go on one: table lookups, as the hash runs on every query a client sends.
-constexpr std::array<bool, 256> kWordStart = [] {
-  std::array<bool, 256> table{};
-  for (int c = 0; c < 256; ++c) {
-    table[c] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
-  }
+// What each byte does to the text's shape: most bytes (letters, operators, whitespace)
+// are kept as written and only looked up; the others may start a constant or a token
+// read to its end.
+enum ByteClass : uint8_t { kKept, kDigit, kDot, kQuote, kVerbatim };
+constexpr std::array<uint8_t, 256> kByteClass = [] {
+  std::array<uint8_t, 256> table{};  // kKept
+  for (int c = '0'; c <= '9'; ++c) table[c] = kDigit;
+  table['.'] = kDot;
+  table['\''] = kQuote;
+  for (const char c : {'"', '-', '/', '$'}) table[static_cast<unsigned char>(c)] = kVerbatim;
   return table;
 }();
 constexpr std::array<bool, 256> kWordByte = [] {
@@ -31,30 +33,32 @@ constexpr std::array<bool, 256> kWordByte = [] {
   return table;
 }();
 
-// Hashes token by token, eight bytes at a time: a multiply per eight bytes rather than per
-// byte (as FNV does). Each token's length goes in after its last bytes, so "ab" "c" and
-// "a" "bc" differ; texts of one shape split into the same tokens, constants aside.
-class Hasher {
+// Hashes a stream of bytes given in pieces, eight bytes at a time: a multiply per eight
+// bytes rather than per byte (as FNV does), and the same value however the stream is cut.
+class StreamHasher {
  public:
-  // A one-byte token (a space, an operator, a constant's marker) in one step: most tokens
-  // of a query are one byte. The bit above the byte keeps it apart from the tails below.
-  void add(char c) { mix(static_cast<unsigned char>(c) | 0x100u); }
-  void add(std::string_view token) {
-    const char* p = token.data();
-    size_t n = token.size();
-    for (; n >= 8; p += 8, n -= 8) mix(load(p, 8));
-    uint64_t tail = 0;
-    if (n >= 4) {
-      tail = load(p, 4) | (load(p + n - 4, 4) << 32);  // (the two may overlap)
-    } else if (n > 0) {
-      tail = load(p, 1) | (load(p + n / 2, 1) << 8) | (load(p + n - 1, 1) << 16);
+  void add(const char* p, size_t n) {
+    length_ += n;
+    if (pending_bytes_ > 0) {
+      for (; n > 0 && pending_bytes_ < 8; ++p, --n) take(*p);
+      if (pending_bytes_ < 8) return;
+      mix(pending_);
+      pending_ = 0;
+      pending_bytes_ = 0;
     }
-    mix(tail);
-    h_ += n;  // (the tail may fill all 64 bits)
+    for (; n >= 8; p += 8, n -= 8) {
+      uint64_t word = 0;
+      std::memcpy(&word, p, 8);
+      mix(word);
+    }
+    for (; n > 0; ++p, --n) take(*p);
   }
+  void add(char c) { add(&c, 1); }
   uint64_t value() const {
-    uint64_t h = h_;  // MurmurHash3's finaliser
-    h ^= h >> 33;
+    uint64_t h = h_;
+    if (pending_bytes_ > 0) h = mixed(h, pending_);
+    h = mixed(h, length_);  // (a partial last word is padded with zeros)
+    h ^= h >> 33;           // MurmurHash3's finaliser
     h *= 0xff51afd7ed558ccdULL;
     h ^= h >> 33;
     h *= 0xc4ceb9fe1a85ec53ULL;
@@ -63,16 +67,19 @@ class Hasher {
 
  private:
   static constexpr uint64_t kMultiplier = 0x9e3779b97f4a7c15ULL;
-  static uint64_t load(const char* p, size_t n) {
-    uint64_t v = 0;
-    std::memcpy(&v, p, n);  // (n is 1, 4 or 8 at each call: no library call)
-    return v;
+  static uint64_t mixed(uint64_t h, uint64_t word) {
+    h = (h ^ word) * kMultiplier;
+    return h ^ (h >> 29);
   }
-  void mix(uint64_t word) {
-    h_ = (h_ ^ word) * kMultiplier;
-    h_ ^= h_ >> 29;
+  void mix(uint64_t word) { h_ = mixed(h_, word); }
+  void take(char c) {
+    pending_ |= uint64_t{static_cast<unsigned char>(c)} << (8 * pending_bytes_);
+    ++pending_bytes_;
   }
   uint64_t h_ = 0x2545f4914f6cdd1dULL;
+  uint64_t pending_ = 0;
+  unsigned pending_bytes_ = 0;
+  uint64_t length_ = 0;
 };
 
 // End of the '...' string starting at `i` (the quote); `escapes` for E'...' strings.
@@ -153,46 +160,59 @@ size_t verbatim_end(std::string_view s, size_t i) {
 }  // namespace
 
 uint64_t query_shape_hash(std::string_view s) {
-  Hasher h;
+  // The shape is the text with each constant replaced by kConstant. It is hashed in
+  // pieces: the bytes kept as written since the last replacement, then the replacement.
+  StreamHasher h;
+  const char* const text = s.data();
+  size_t kept_from = 0;
+  auto replace = [&](size_t from, char with) {
+    h.add(text + kept_from, from - kept_from);
+    h.add(with);
+  };
+  const size_t size = s.size();
   size_t i = 0;
-  bool space = false;
-  while (i < s.size()) {
-    const char c = s[i];
-    if (is_space(c)) {
-      space = true;
-      ++i;
-      continue;
+  while (true) {
+    // Most bytes are kept: looked at four at a time, then one by one.
+    while (i + 4 <= size && (kByteClass[static_cast<unsigned char>(text[i])] |
+                             kByteClass[static_cast<unsigned char>(text[i + 1])] |
+                             kByteClass[static_cast<unsigned char>(text[i + 2])] |
+                             kByteClass[static_cast<unsigned char>(text[i + 3])]) == kKept) {
+      i += 4;
     }
-    if (space) h.add(' ');
-    space = false;
-    if (kWordStart[static_cast<unsigned char>(c)]) {
-      // A whole word at once. What follows it is no word byte, so the checks below, which
-      // look back for a word before a digit or a '$', see what they would byte by byte.
-      size_t end = i + 1;
-      while (end < s.size() && kWordByte[static_cast<unsigned char>(s[end])]) ++end;
-      h.add(s.substr(i, end - i));
-      i = end;
-      continue;
-    }
-    const bool after_ident = i > 0 && is_ident(s[i - 1]);
-    if (const size_t end = verbatim_end(s, i); end != i) {
-      h.add(s.substr(i, end - i));
-      i = end;
-    } else if (c == '\'') {
-      // A prefix letter (E, B, X, N, U&) was hashed as written; E'...' has escapes.
-      const bool escapes =
-          i > 0 && (s[i - 1] == 'e' || s[i - 1] == 'E') && (i < 2 || !is_ident(s[i - 2]));
-      h.add(kConstant);
-      i = string_end(s, i, escapes);
-    } else if (!after_ident &&
-               (is_digit(c) || (c == '.' && i + 1 < s.size() && is_digit(s[i + 1])))) {
-      h.add(kConstant);
-      i = number_end(s, i);
-    } else {
-      h.add(c);
-      ++i;
+    while (i < size && kByteClass[static_cast<unsigned char>(text[i])] == kKept) ++i;
+    if (i == size) break;
+    const auto c = static_cast<unsigned char>(text[i]);
+    switch (kByteClass[c]) {
+      case kDigit:
+      case kDot: {
+        // A digit in a word (t1, $1) is the word's; a number starts after no word byte.
+        const bool starts_number =
+            (i == 0 || !kWordByte[static_cast<unsigned char>(text[i - 1])]) &&
+            (c != '.' || (i + 1 < s.size() && is_digit(text[i + 1])));
+        if (!starts_number) {
+          ++i;
+          break;
+        }
+        replace(i, kConstant);
+        i = kept_from = number_end(s, i);
+        break;
+      }
+      case kQuote: {
+        // A prefix letter (E, B, X, N, U&) is kept as written; E'...' has escapes.
+        const bool escapes = i > 0 && (text[i - 1] == 'e' || text[i - 1] == 'E') &&
+                             (i < 2 || !is_ident(text[i - 2]));
+        replace(i, kConstant);
+        i = kept_from = string_end(s, i, escapes);
+        break;
+      }
+      default: {  // kVerbatim: kept as written, to its end
+        const size_t end = verbatim_end(s, i);
+        i = end == i ? i + 1 : end;
+        break;
+      }
     }
   }
+  h.add(text + kept_from, s.size() - kept_from);
   return h.value();
 }
 
