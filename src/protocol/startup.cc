@@ -6,7 +6,7 @@
 
 namespace sluice::protocol {
 
-std::string StartupPacket::param(const std::string& name) const {
+std::string_view StartupPacket::param(std::string_view name) const {
   for (const auto& [key, value] : params) {
     if (key == name) return value;
   }

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -25,8 +26,8 @@ struct StartupPacket {
   int32_t cancel_key = 0;                                   // for kCancel
   std::string error;                                        // for kInvalid
 
-  // Value of a startup parameter, or "" when absent.
-  std::string param(const std::string& name) const;
+  // Value of a startup parameter, or "" when absent (a view into `params`).
+  std::string_view param(std::string_view name) const;
 };
 
 // Decodes the body of a packet framed by peek_startup_packet (length already removed).

@@ -28,15 +28,22 @@ pool::ServerCredentials server_credentials(const config::Config& cfg,
   return creds;
 }
 
+std::optional<SecretLookup> known_secret(server::ProxyContext& ctx, const config::Config& cfg,
+                                         const std::string& user) {
+  SecretLookup result;
+  if (auto users = ctx.users()) result.secret = users->secret_for(user);
+  if (result.secret || cfg.auth.auth_query.empty() || cfg.auth.type == config::AuthType::kTrust) {
+    return result;
+  }
+  return std::nullopt;
+}
+
 asio::awaitable<SecretLookup> lookup_secret(server::ProxyContext& ctx, const config::Config& cfg,
                                             const config::DatabaseConfig& db,
                                             const std::string& user) {
+  if (auto known = known_secret(ctx, cfg, user)) co_return *std::move(known);
   SecretLookup result;
   auto users = ctx.users();
-  if (users) result.secret = users->secret_for(user);
-  if (result.secret || cfg.auth.auth_query.empty() || cfg.auth.type == config::AuthType::kTrust) {
-    co_return result;
-  }
   // auth_query: log in as auth_user and ask the server for the user's stored secret.
   const std::string& auth_user = cfg.auth.auth_user;
   pool::ServerTarget target = pool::PoolManager::target_for(cfg, db, auth_user);

@@ -17,6 +17,11 @@ struct SecretLookup {
   std::optional<pool::ServerError> error;  // auth_query could not run
 };
 
+// The lookup when it needs no auth_query (the auth file has the user, or none is set):
+// without a coroutine, as every login asks. Nullopt: lookup_secret() must ask the server.
+std::optional<SecretLookup> known_secret(server::ProxyContext& ctx, const config::Config& cfg,
+                                         const std::string& user);
+
 asio::awaitable<SecretLookup> lookup_secret(server::ProxyContext& ctx, const config::Config& cfg,
                                             const config::DatabaseConfig& db,
                                             const std::string& user);

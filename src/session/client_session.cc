@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "admin/admin_console.h"
+#include "admin/show_util.h"
 #include "config/priority_classes.h"
 #include "net/address_text.h"
 #include "net/message_io.h"
@@ -47,8 +48,6 @@ int64_t now_us() {
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
-
-bool is_admin_database(const std::string& db) { return db == "sluice" || db == "pgbouncer"; }
 
 // Note: GCC 12 destroys temporaries of a ?: inside a co_await's arguments twice, so
 // errors are built into named values before being awaited on.
@@ -223,7 +222,7 @@ asio::awaitable<bool> ClientSession::start(Addresses addresses) {
     info_->local_port = addresses.local.port();
   }
   info_->tls = live_->client_.is_tls();
-  if (is_admin_database(startup->param("database"))) {
+  if (admin::is_admin_database(startup->param("database"))) {
     const bool ok = co_await login_admin(*startup);
     login_deadline.cancel();
     if (ok) co_await admin::run_admin_console(ctx_, live_->client_, live_->in_, *info_);
@@ -297,7 +296,7 @@ asio::awaitable<void> ClientSession::forward_cancel(const protocol::StartupPacke
 }
 
 asio::awaitable<bool> ClientSession::login_admin(const protocol::StartupPacket& startup) {
-  const std::string user = startup.param("user");
+  const std::string user(startup.param("user"));
   info_->user = user;
   info_->database = startup.param("database");
   info_->application_name = startup.param("application_name");
@@ -333,8 +332,8 @@ asio::awaitable<bool> ClientSession::login_admin(const protocol::StartupPacket& 
 }
 
 asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startup) {
-  const std::string user = startup.param("user");
-  std::string database = startup.param("database");
+  const std::string user(startup.param("user"));
+  std::string database(startup.param("database"));
   if (database.empty()) database = user;
   info_->user = user;
   info_->database = database;
@@ -353,7 +352,13 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
     co_await fatal(sqlstate::kInvalidCatalogName, fmt::format("no such database: {}", database));
     co_return false;
   }
-  auto secret = co_await lookup_secret(ctx_, *cfg_, *db, user);
+  std::optional<SecretLookup> known = known_secret(ctx_, *cfg_, user);
+  SecretLookup secret;
+  if (known) {
+    secret = std::move(*known);
+  } else {
+    secret = co_await lookup_secret(ctx_, *cfg_, *db, user);
+  }
   if (secret.error) {
     co_await fatal(secret.error->sqlstate, secret.error->message);
     co_return false;
