@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "common/bytes.h"
 
 namespace sluice::protocol {
@@ -38,6 +40,8 @@ StartupPacket parse_params(Bytes body) {
   StartupPacket p;
   p.kind = StartupKind::kStartup;
   p.code = kProtocolV3;
+  // Two NUL-terminated strings per parameter, and one more at the end: one allocation.
+  p.params.reserve(static_cast<size_t>(std::count(body.begin() + 4, body.end(), 0)) / 2);
   size_t pos = 4;
   while (pos < body.size()) {
     if (body[pos] == 0) {
