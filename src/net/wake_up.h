@@ -35,12 +35,26 @@ class WakeUp {
     BoxPtr box_;
   };
 
+  // A completion handler boxed for park(), by code that cannot name this WakeUp where the
+  // handler is made (the pool's, whose waiter type is its own).
+  class Parked {
+   public:
+    template <typename Handler>
+    explicit Parked(Handler handler) : box_(make_waiter(std::move(handler))) {}
+
+   private:
+    friend class WakeUp;
+    BoxPtr box_;
+  };
+
   // Completes with no error at notify(); one waiter at a time.
   template <typename Token>
   auto wait(Token&& token) {
     return asio::async_initiate<Token, void(std::error_code)>(
         [this](auto handler) { waiter_ = make_waiter(std::move(handler)); }, token);
   }
+  // wait()'s initiation, with the handler boxed already.
+  void park(Parked parked) { waiter_ = std::move(parked.box_); }
   bool waiting() const { return waiter_ != nullptr; }
   // Resumes the waiter, if any: inline on its own thread, else through its executor.
   void notify() {

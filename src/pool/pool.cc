@@ -155,8 +155,20 @@ ServerPtr Pool::take_idle_locked(const asio::any_io_executor& ex) {
   return conn;
 }
 
-ServerPtr Pool::try_acquire_idle(const asio::any_io_executor& ex, Clock::time_point now) {
+ServerPtr Pool::try_acquire_idle(const asio::any_io_executor& ex, Clock::time_point now,
+                                 Ticket* ticket) {
   std::lock_guard lock(mutex_);
+  // Every connection busy and no other to open: the caller waits (as next_step() would
+  // queue it), holding its ticket.
+  if (ticket && !db_->paused && idle_.empty() && !can_open_locked(false) &&
+      !db_cap_blocks_locked()) {
+    ticket->waiter_ = std::allocate_shared<Waiter>(asio::recycling_allocator<Waiter>(), ex);
+    ticket->limits_ = WaitLimits{};  // (a session's ticket is used again for each wait)
+    ticket->limits_.start = now;
+    read_limits_locked(ticket->limits_);
+    queue_locked(ticket->waiter_, ticket->limits_);
+    return nullptr;
+  }
   while (!db_->paused && !idle_.empty()) {
     auto pos = pick_idle_locked(ex);
     ServerConnection& conn = **pos;
@@ -277,33 +289,48 @@ Pool::Step Pool::next_step(const asio::any_io_executor& ex, Clock::time_point no
   return step;
 }
 
-template <typename Token>
-auto Pool::wait_turn(const std::shared_ptr<Waiter>& waiter, Token&& token) {
-  // No lock: see Waiter. A notifier that came first (kReady) left the handler to us.
-  return asio::async_initiate<Token, void(std::error_code)>(
-      [waiter](auto handler) {
-        waiter->wake.wait(std::move(handler));
-        uint8_t expected = Waiter::kQueued;
-        if (!waiter->turn.compare_exchange_strong(expected, Waiter::kParked,
-                                                  std::memory_order_acq_rel)) {
-          waiter->wake.notify_later();
-        }
-      },
-      token);
+void Pool::park(Waiter& waiter, net::WakeUp::Parked handler) {
+  waiter.wake.park(std::move(handler));
+  uint8_t expected = Waiter::kQueued;
+  if (!waiter.turn.compare_exchange_strong(expected, Waiter::kParked, std::memory_order_acq_rel)) {
+    waiter.wake.notify_later();
+  }
 }
 
-asio::awaitable<AcquireResult> Pool::acquire() {
+Pool::Handed Pool::take_handed(Ticket& ticket) {
+  Handed handed;
+  Waiter& waiter = *ticket.waiter_;
+  // Taken out of the queue with its result: nothing else writes to it (see Waiter).
+  if (waiter.queued.load(std::memory_order_acquire) || !waiter.conn) return handed;
+  handed.conn = std::move(waiter.conn);
+  handed.waited =
+      std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - ticket.limits_.start);
+  ticket.waiter_.reset();
+  return handed;
+}
+
+asio::awaitable<AcquireResult> Pool::acquire() { return acquire(Ticket()); }
+
+asio::awaitable<AcquireResult> Pool::acquire(Ticket ticket) {
   auto ex = co_await asio::this_coro::executor;
-  const auto start = Clock::now();
-  std::shared_ptr<Waiter> waiter;
+  // A woken ticket goes on from its wait (after_wake()), else the first step is next_step().
+  bool woken = ticket.queued();
+  std::shared_ptr<Waiter> waiter = std::move(ticket.waiter_);
+  WaitLimits limits = ticket.limits_;  // read by next_step() when it first queues
+  if (!woken) limits.start = Clock::now();
+  const auto start = limits.start;
   std::optional<PoolOptions> opts;  // read when first needed (a check): not on the fast path
-  WaitLimits limits;                // read by next_step() when it first queues
-  limits.start = start;
   auto waited = [start] {
     return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
   };
   for (bool may_evict = true;;) {
-    Step step = next_step(ex, Clock::now(), may_evict, waiter, limits);
+    Step step;
+    if (woken) {
+      woken = false;
+      step = after_wake(*waiter, limits);
+    } else {
+      step = next_step(ex, Clock::now(), may_evict, waiter, limits);
+    }
     if (step.kind == Step::Kind::kEvict) {
       may_evict = false;  // one eviction attempt, then queue like everyone else
       db_->evict_idle_except(this);

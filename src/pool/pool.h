@@ -75,7 +75,28 @@ struct PoolSnapshot {
 };
 
 class Pool : public std::enable_shared_from_this<Pool> {
+  struct Waiter;
+  // A waiting acquire()'s time limits, read from the options when it first queues.
+  struct WaitLimits {
+    Clock::time_point start;
+    bool known = false;
+    Clock::time_point deadline = Clock::time_point::max();    // query_wait_timeout
+    Clock::time_point reserve_at = Clock::time_point::max();  // reserve_pool_timeout
+  };
+
  public:
+  // A client's place in the wait queue, taken by try_acquire_idle() when every connection
+  // is busy. At -c 200 nearly every transaction waits; with a ticket it waits through
+  // wait_turn() and take_handed(), without acquire()'s coroutine frame (or its caller's).
+  class Ticket {
+   public:
+    bool queued() const { return waiter_ != nullptr; }
+
+   private:
+    friend class Pool;
+    std::shared_ptr<Waiter> waiter_;
+    WaitLimits limits_;
+  };
   Pool(std::string database, std::string user, ServerTarget target, ServerCredentials creds,
        PoolOptions options, std::shared_ptr<DatabaseState> db, std::shared_ptr<ServerHost> host,
        ServerTls& tls, int worker_slots);
@@ -85,11 +106,28 @@ class Pool : public std::enable_shared_from_this<Pool> {
 
   // A server connection for the caller, waiting up to query_wait_timeout. Failed
   // connection attempts are retried (backoff and breaker per ServerHost) within that time;
-  // idle connections are checked first when due or suspect.
+  // idle connections are checked first when due or suspect. Goes on from a woken
+  // `ticket` when given one.
+  asio::awaitable<AcquireResult> acquire(Ticket ticket);
   asio::awaitable<AcquireResult> acquire();
-  // acquire()'s common case without a coroutine: an idle connection that needs no check,
-  // leased at once (no wait). Null when acquire() is needed; nothing is taken then.
-  ServerPtr try_acquire_idle(const asio::any_io_executor& ex, Clock::time_point now);
+  // acquire()'s common cases without a coroutine: an idle connection that needs no check,
+  // leased at once (no wait). Null when acquire() is needed; nothing is taken then, but
+  // when every connection is busy and `ticket` is given, the caller is queued with it.
+  ServerPtr try_acquire_idle(const asio::any_io_executor& ex, Clock::time_point now,
+                             Ticket* ticket = nullptr);
+  // Completes when the queued `ticket` is handed a connection, or has anything else for
+  // acquire(ticket) to go on with (a slot to open one, an error, its time limit).
+  template <typename Token>
+  auto wait_turn(Ticket& ticket, Token&& token) {
+    return wait_turn(ticket.waiter_, std::forward<Token>(token));
+  }
+  // The connection handed to a woken `ticket`, and how long it waited; null (and the ticket
+  // kept) when something else woke it: acquire(ticket) then goes on.
+  struct Handed {
+    ServerPtr conn;
+    std::chrono::microseconds waited{0};
+  };
+  Handed take_handed(Ticket& ticket);
   // Returns a connection; it is closed instead when broken or not idle ('I').
   // `resume_here`: a client waiting on the caller's worker that gets the connection
   // resumes inside this call (after the pool's lock is released) rather than through the
@@ -141,15 +179,7 @@ class Pool : public std::enable_shared_from_this<Pool> {
   ServerHost& host() { return *host_; }
 
  private:
-  struct Waiter;
   struct Step;
-  // A waiting acquire()'s time limits, read from the options when it first queues.
-  struct WaitLimits {
-    Clock::time_point start;
-    bool known = false;
-    Clock::time_point deadline = Clock::time_point::max();    // query_wait_timeout
-    Clock::time_point reserve_at = Clock::time_point::max();  // reserve_pool_timeout
-  };
   void read_limits_locked(WaitLimits& limits) const;
   bool can_open_locked(bool reserve) const;
   bool db_cap_blocks_locked() const;
@@ -177,9 +207,15 @@ class Pool : public std::enable_shared_from_this<Pool> {
   Step lease_idle_locked(ServerPtr conn, Clock::time_point now);
   void enqueue_locked(const std::shared_ptr<Waiter>& waiter);
   // Completes once `waiter` is handed a connection or a slot, failed fast, or its wake_at
-  // passed (defined and used in pool.cc only).
+  // passed. (No lock: see Waiter in pool.cc. A notifier that came first left the handler
+  // to it.)
   template <typename Token>
-  auto wait_turn(const std::shared_ptr<Waiter>& waiter, Token&& token);
+  static auto wait_turn(const std::shared_ptr<Waiter>& waiter, Token&& token) {
+    return asio::async_initiate<Token, void(std::error_code)>(
+        [waiter](auto handler) { park(*waiter, net::WakeUp::Parked(std::move(handler))); }, token);
+  }
+  // Stores the handler, and resumes it at once when the waiter was readied first.
+  static void park(Waiter& waiter, net::WakeUp::Parked handler);
   // What a woken waiter does next: kWait to wait again (its reserve time passed, with no
   // reserve connection to be had). Ends its wait at the deadline.
   Step after_wake(Waiter& waiter, WaitLimits& limits);

@@ -266,7 +266,10 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
     // Statement names are rewritten for the server at hand, so it must be known first.
     if (prepared_ && !live_->server_ && live_->in_.size() >= protocol::kHeaderSize &&
         live_->in_.data()[0] != 'X') {
-      if (!lease_now() && !co_await ensure_server()) co_return false;
+      if (!lease_now(&live_->pool_ticket_)) {
+        if (live_->pool_ticket_.queued()) co_await pool_->wait_turn(live_->pool_ticket_, kNoThrow);
+        if (!lease_handed() && !co_await ensure_server()) co_return false;
+      }
     }
     // One clock read per batch of client messages (they arrived together), taken after any
     // wait for a server above: it starts the batch's query and probe timings.
@@ -327,7 +330,10 @@ asio::awaitable<bool> ClientSession::relay_round(bool read_first) {
       co_return false;
     }
     if (scan.forward > 0) {
-      if (!live_->server_ && !lease_now() && !co_await ensure_server()) co_return false;
+      if (!live_->server_ && !lease_now(&live_->pool_ticket_)) {
+        if (live_->pool_ticket_.queued()) co_await pool_->wait_turn(live_->pool_ticket_, kNoThrow);
+        if (!lease_handed() && !co_await ensure_server()) co_return false;
+      }
       pool_->stats().add_received(scan.forward);
       std::array<asio::const_buffer, 1> plain;  // no allocation for the common case
       plain[0] = asio::buffer(live_->in_.data().data(), scan.forward);

@@ -437,10 +437,10 @@ bool ClientSession::transaction_idle() const {
          (!prepared_ || prepared_->idle());
 }
 
-bool ClientSession::lease_idle_now() {
+bool ClientSession::lease_idle_now(pool::Pool::Ticket* ticket) {
   if (pool_->db_state().gate.enabled() && !live_->gate_ticket_) return false;
   pool::ServerPtr conn =
-      pool_->try_acquire_idle(live_->client_.socket().get_executor(), pool::Clock::now());
+      pool_->try_acquire_idle(live_->client_.socket().get_executor(), pool::Clock::now(), ticket);
   if (!conn) return false;
   pool_->stats().add_wait(0);
   if (probe_) probe_->on_lease_wait(0);
@@ -479,11 +479,26 @@ void ClientSession::begin_wait() {
   info_->wait_start_us.store(now_us(), std::memory_order_relaxed);
 }
 
-bool ClientSession::lease_now() {
-  if (!lease_idle_now()) {
+bool ClientSession::lease_now(pool::Pool::Ticket* ticket) {
+  if (!lease_idle_now(ticket)) {
     begin_wait();  // (a client leased at once never shows as waiting)
     return false;
   }
+  attach_server();
+  // Differing session parameters are set by ensure_server(), which takes it from here.
+  if (live_->server_->params_fingerprint != wanted_params_.fingerprint()) return false;
+  start_pump();
+  return true;
+}
+
+bool ClientSession::lease_handed() {
+  pool::Pool::Ticket& ticket = live_->pool_ticket_;
+  if (!ticket.queued()) return false;
+  pool::Pool::Handed handed = pool_->take_handed(ticket);
+  if (!handed.conn) return false;  // ensure_server() goes on from the ticket
+  pool_->stats().add_wait(static_cast<uint64_t>(handed.waited.count()));
+  if (probe_) probe_->on_lease_wait(static_cast<uint64_t>(handed.waited.count()));
+  live_->server_ = std::move(handed.conn);
   attach_server();
   // Differing session parameters are set by ensure_server(), which takes it from here.
   if (live_->server_->params_fingerprint != wanted_params_.fingerprint()) return false;
@@ -511,7 +526,7 @@ asio::awaitable<bool> ClientSession::ensure_server() {
           }
           live_->gate_ticket_ = std::move(admitted.ticket);
         }
-        pool::AcquireResult r = co_await pool_->acquire();
+        pool::AcquireResult r = co_await pool_->acquire(std::move(live_->pool_ticket_));
         pool_->stats().add_wait(static_cast<uint64_t>(r.waited.count()));
         if (probe_) probe_->on_lease_wait(static_cast<uint64_t>(r.waited.count()));
         if (!r.conn) {

@@ -1,7 +1,8 @@
 // Who gets a released connection when clients on two workers wait for it: one on the
 // connection's own worker when it arrived within the slack of the first in line, else
 // the first in line. How waits end at query_wait_timeout, kept by one timer per pool for
-// all waiters. And try_acquire_idle(), the lease without a wait. No PostgreSQL is needed:
+// all waiters. And try_acquire_idle(), the lease without a wait, and the wait with a
+// Pool::Ticket it takes when every connection is busy. No PostgreSQL is needed:
 // the pool holds one connection whose socket is connected to a local listener that never
 // sends anything.
 #include <gtest/gtest.h>
@@ -237,6 +238,113 @@ TEST(PoolTryAcquireIdle, LeavesConnectionsThatNeedALookToAcquire) {
   ServerPtr conn = take(p);
   ASSERT_TRUE(conn);
   EXPECT_EQ(conn->id, 1);
+}
+
+// A client waiting with a ticket on `ctx`: `woken` once wait_turn() completes.
+void wait_with_ticket(asio::io_context& ctx, Pool& pool, Pool::Ticket& ticket, bool& woken) {
+  asio::co_spawn(
+      ctx,
+      [&pool, &ticket, &woken]() -> asio::awaitable<void> {
+        co_await pool.wait_turn(ticket, asio::use_awaitable);
+        woken = true;
+      },
+      asio::detached);
+  ctx.poll();
+  ctx.restart();
+}
+
+TEST(PoolTicket, ABusyPoolQueuesTheCallerForTheNextRelease) {
+  OneConnectionPool p(std::chrono::milliseconds(1));
+  ServerPtr held = take(p);
+  ASSERT_TRUE(held);
+  Pool::Ticket ticket;
+  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket));
+  ASSERT_TRUE(ticket.queued());
+  EXPECT_EQ(p.pool->snapshot().waiting, 1);
+  bool woken = false;
+  wait_with_ticket(p.home, *p.pool, ticket, woken);
+  EXPECT_FALSE(woken);
+  p.pool->release(std::move(held));
+  p.run_both();
+  EXPECT_TRUE(woken);
+  Pool::Handed handed = p.pool->take_handed(ticket);
+  ASSERT_TRUE(handed.conn);
+  EXPECT_EQ(handed.conn->id, 1);
+  EXPECT_GE(handed.waited.count(), 0);
+  EXPECT_FALSE(ticket.queued());
+  EXPECT_EQ(p.pool->snapshot().waiting, 0);
+  EXPECT_EQ(p.pool->snapshot().active, 1);
+}
+
+TEST(PoolTicket, AHandOverBeforeTheWaitBeginsIsNotLost) {
+  OneConnectionPool p(std::chrono::milliseconds(1));
+  ServerPtr held = take(p);
+  ASSERT_TRUE(held);
+  Pool::Ticket ticket;
+  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket));
+  p.pool->release(std::move(held));  // before the client's wait_turn()
+  bool woken = false;
+  wait_with_ticket(p.home, *p.pool, ticket, woken);
+  p.run_both();
+  EXPECT_TRUE(woken);
+  EXPECT_TRUE(p.pool->take_handed(ticket).conn);
+}
+
+TEST(PoolTicket, ArrivalOrderHoldsBetweenTicketsAndAcquire) {
+  OneConnectionPool p(std::chrono::milliseconds(1));
+  ServerPtr held = take(p);
+  ASSERT_TRUE(held);
+  Pool::Ticket ticket;
+  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket));
+  bool woken = false;
+  wait_with_ticket(p.home, *p.pool, ticket, woken);
+  std::string winner;
+  p.wait_on(p.home, "later, through acquire()", winner);
+  p.pool->release(std::move(held));
+  p.run_both();
+  EXPECT_TRUE(woken);
+  EXPECT_TRUE(p.pool->take_handed(ticket).conn);
+  EXPECT_EQ(winner, "");
+  EXPECT_EQ(p.pool->snapshot().waiting, 1);
+}
+
+TEST(PoolTicket, AWaitThatEndsWithoutAConnectionGoesOnInAcquire) {
+  OneConnectionPool p(std::chrono::milliseconds(1), std::chrono::milliseconds(150));
+  ServerPtr held = take(p);
+  ASSERT_TRUE(held);
+  Pool::Ticket ticket;
+  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket));
+  bool woken = false;
+  wait_with_ticket(p.home, *p.pool, ticket, woken);
+  const auto give_up = Clock::now() + std::chrono::seconds(5);
+  while (!woken && Clock::now() < give_up) {
+    p.home.run_for(std::chrono::milliseconds(10));
+    p.home.restart();
+  }
+  ASSERT_TRUE(woken);  // by its time limit
+  EXPECT_FALSE(p.pool->take_handed(ticket).conn);
+  ASSERT_TRUE(ticket.queued());  // kept for acquire()
+  std::optional<AcquireResult> result;
+  asio::co_spawn(
+      p.home,
+      [&]() -> asio::awaitable<void> { result = co_await p.pool->acquire(std::move(ticket)); },
+      asio::detached);
+  p.home.poll();
+  ASSERT_TRUE(result);
+  EXPECT_FALSE(result->conn);
+  ASSERT_TRUE(result->error);
+  EXPECT_NE(result->error->message.find("query_wait_timeout"), std::string::npos);
+  EXPECT_GE(result->waited.count(), 140000);
+  EXPECT_EQ(p.pool->snapshot().waiting, 0);
+}
+
+TEST(PoolTicket, AnIdleConnectionIsLeasedWithoutOne) {
+  OneConnectionPool p(std::chrono::milliseconds(1));
+  Pool::Ticket ticket;
+  ServerPtr conn = p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket);
+  EXPECT_TRUE(conn);
+  EXPECT_FALSE(ticket.queued());
+  EXPECT_EQ(p.pool->snapshot().waiting, 0);
 }
 
 }  // namespace
