@@ -515,9 +515,11 @@ asio::awaitable<bool> ClientSession::ensure_server() {
     if (!live_->server_) {
       if (attempt > 1) set_state(ClientState::kWaiting);
       if (attempt == 1 || !lease_idle_now()) {
-        // Waits for the priority gate (with classes), then for a server connection.
+        // Waits for the priority gate (with classes), then for a server connection. A
+        // client already in the pool's queue (classes came with a RELOAD during its wait)
+        // keeps its place rather than hold a connection handed to it while in the gate.
         pool::PriorityGate& gate = pool_->db_state().gate;
-        if (gate.enabled() && !live_->gate_ticket_) {
+        if (gate.enabled() && !live_->gate_ticket_ && !live_->pool_ticket_.queued()) {
           const auto deadline = pool::Clock::now() + pool_->query_wait_timeout();
           pool::PriorityGate::EnterResult admitted = co_await gate.enter(priority_class_, deadline);
           if (admitted.error) {
