@@ -1,5 +1,7 @@
 #include "session/login_memo.h"
 
+#include <array>
+
 #include "config/priority_classes.h"
 #include "protocol/builder.h"
 

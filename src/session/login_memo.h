@@ -7,7 +7,6 @@
 // (thread), for the last few (server defaults, startup parameters) pairs.
 #pragma once
 
-#include <array>
 #include <memory>
 #include <string>
 
