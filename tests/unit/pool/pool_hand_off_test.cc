@@ -240,6 +240,11 @@ TEST(PoolTryAcquireIdle, LeavesConnectionsThatNeedALookToAcquire) {
   EXPECT_EQ(conn->id, 1);
 }
 
+// try_acquire_idle() with every connection busy: nothing leased, `ticket` queued.
+void queue_with_ticket(OneConnectionPool& p, Pool::Ticket& ticket) {
+  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket));
+}
+
 // A client waiting with a ticket on `ctx`: `woken` once wait_turn() completes.
 void wait_with_ticket(asio::io_context& ctx, Pool& pool, Pool::Ticket& ticket, bool& woken) {
   asio::co_spawn(
@@ -258,7 +263,7 @@ TEST(PoolTicket, ABusyPoolQueuesTheCallerForTheNextRelease) {
   ServerPtr held = take(p);
   ASSERT_TRUE(held);
   Pool::Ticket ticket;
-  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket));
+  queue_with_ticket(p, ticket);
   ASSERT_TRUE(ticket.queued());
   EXPECT_EQ(p.pool->snapshot().waiting, 1);
   bool woken = false;
@@ -281,7 +286,7 @@ TEST(PoolTicket, AHandOverBeforeTheWaitBeginsIsNotLost) {
   ServerPtr held = take(p);
   ASSERT_TRUE(held);
   Pool::Ticket ticket;
-  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket));
+  queue_with_ticket(p, ticket);
   p.pool->release(std::move(held));  // before the client's wait_turn()
   bool woken = false;
   wait_with_ticket(p.home, *p.pool, ticket, woken);
@@ -295,7 +300,7 @@ TEST(PoolTicket, ArrivalOrderHoldsBetweenTicketsAndAcquire) {
   ServerPtr held = take(p);
   ASSERT_TRUE(held);
   Pool::Ticket ticket;
-  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket));
+  queue_with_ticket(p, ticket);
   bool woken = false;
   wait_with_ticket(p.home, *p.pool, ticket, woken);
   std::string winner;
@@ -313,7 +318,7 @@ TEST(PoolTicket, AWaitThatEndsWithoutAConnectionGoesOnInAcquire) {
   ServerPtr held = take(p);
   ASSERT_TRUE(held);
   Pool::Ticket ticket;
-  EXPECT_FALSE(p.pool->try_acquire_idle(p.home.get_executor(), Clock::now(), &ticket));
+  queue_with_ticket(p, ticket);
   bool woken = false;
   wait_with_ticket(p.home, *p.pool, ticket, woken);
   const auto give_up = Clock::now() + std::chrono::seconds(5);

@@ -4,16 +4,12 @@
 
 #include "protocol/frame.h"
 #include "protocol/reader.h"
+#include "startup_packet.h"
 
 namespace sluice::session {
 namespace {
 
-protocol::StartupPacket startup(std::vector<std::pair<std::string, std::string>> params) {
-  protocol::StartupPacket p;
-  p.kind = protocol::StartupKind::kStartup;
-  p.params = std::move(params);
-  return p;
-}
+using test_support::startup;
 
 std::shared_ptr<const FlatStringMap> defaults() {
   return std::make_shared<const FlatStringMap>(FlatStringMap{{"client_encoding", "UTF8"},

@@ -2,15 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include "startup_packet.h"
+
 namespace sluice::session {
 namespace {
 
-protocol::StartupPacket startup(std::vector<std::pair<std::string, std::string>> params) {
-  protocol::StartupPacket p;
-  p.kind = protocol::StartupKind::kStartup;
-  p.params = std::move(params);
-  return p;
-}
+using test_support::startup;
 
 const ParamMap kDefaults = {{"client_encoding", "UTF8"}, {"DateStyle", "ISO, MDY"},
                             {"TimeZone", "UTC"},         {"IntervalStyle", "postgres"},
