@@ -4,6 +4,7 @@
 #include "config/config.h"
 
 #include <fmt/format.h>
+#include <sys/un.h>
 
 #include <algorithm>
 #include <array>
@@ -264,9 +265,20 @@ class Checker {
     fail(fmt::format("{} = {}ms is less than {} = {}ms; allowed: {} >= {}", cap_key, cap.count(),
                      base_key, base.count(), name(cap_key), name(base_key)));
   }
+  // A socket path longer than sockaddr_un holds (107 bytes) could never be connected to.
+  void unix_socket_fits(const std::string& key, const DatabaseConfig& db) const {
+    constexpr size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;
+    const std::string path = fmt::format("{}/.s.PGSQL.{}", db.host, db.port);
+    if (path.size() <= kMaxSocketPath) return;
+    fail(
+        fmt::format("{}: the server socket path {} is {} bytes long; the longest a Unix-domain "
+                    "socket path may be is {}: use a shorter directory",
+                    key, quote(path), path.size(), kMaxSocketPath));
+  }
   void backend(const std::string& key, const DatabaseConfig& db) const {
     if (db.host.empty()) fail(fmt::format("{}: the host must not be empty", key));
     if (db.port == 0) fail(invalid_value_message(key + " port", "0", range_text(kPortRange)));
+    if (db.host.starts_with('/')) unix_socket_fits(key, db);
     if (db.sslmode && needs_ca(*db.sslmode) && cfg_.server_tls.ca_file.empty()) {
       fail(
           fmt::format("{} sets sslmode={}, which needs tls.server_ca (the CA file that signed "

@@ -397,7 +397,7 @@ std::vector<Loader::Field> Loader::database_fields(DatabaseConfig& db,
        }},
       {"host", conn([&](auto& v, auto& k) {
          db.host = string(v, k);
-         if (db.host.empty()) invalid(k, v, "a host name or IP address");
+         if (db.host.empty()) invalid(k, v, "a host name, IP address or Unix-socket directory");
        })},
       {"port", conn([&](auto& v, auto& k) { db.port = integer(v, k, kPortRange); })},
       {"dbname", conn([&](auto& v, auto& k) { db.dbname = string(v, k); })},

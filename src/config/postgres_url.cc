@@ -159,7 +159,6 @@ DatabaseConfig parse_or_throw(std::string_view url) {
   }
 
   if (db.host.empty()) problem("missing host");
-  if (db.host.starts_with('/')) problem("Unix-domain socket paths are not supported");
   return db;
 }
 

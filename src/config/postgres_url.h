@@ -7,7 +7,9 @@
 // are percent-decoded ("p%40ss" is "p@ss"). IPv6 hosts go in brackets: [::1]:5432.
 // Parameters: sslmode (disable|prefer|require|verify-ca|verify-full), and, as in
 // libpq, host, port, user, password and dbname (these win over the URL parts).
-// Multiple hosts and Unix-domain socket paths are not supported.
+// A host that starts with '/' is the directory of the server's Unix-domain socket, as in
+// libpq: postgresql://%2Fvar%2Frun%2Fpostgresql/db or postgresql:///db?host=/tmp.
+// Multiple hosts are not supported.
 #pragma once
 
 #include <optional>

@@ -5,6 +5,7 @@
 
 #include "net/message_io.h"
 #include "net/no_throw.h"
+#include "net/server_address.h"
 #include "protocol/builder.h"
 #include "protocol/md5_auth.h"
 
@@ -104,7 +105,10 @@ asio::awaitable<std::optional<ServerError>> negotiate_tls(ServerConnection& conn
                                                           const ServerTarget& target,
                                                           ServerTls& tls) {
   using config::ServerSslMode;
-  if (target.sslmode == ServerSslMode::kDisable) co_return std::nullopt;
+  // (libpq too ignores sslmode on Unix-domain sockets, where PostgreSQL offers no TLS.)
+  if (target.sslmode == ServerSslMode::kDisable || net::is_unix_socket_dir(target.host)) {
+    co_return std::nullopt;
+  }
   std::string req;
   protocol::append_ssl_request(req);
   if (auto ec = co_await conn.stream.write_all(asio::buffer(req))) {
@@ -196,24 +200,40 @@ ServerTls::ServerTls(const std::string& ca_file) {
   if (ec) spdlog::warn("could not load server CA file '{}': {}", ca_file, ec.message());
 }
 
+namespace {
+
+// Resolves and connects over TCP; the caller's deadline closes the socket when it passes,
+// which fails the pending connect, and sets `timed_out`.
+asio::awaitable<std::optional<ServerError>> connect_tcp(ServerConnection& conn,
+                                                        const ServerTarget& target,
+                                                        const bool& timed_out) {
+  net::tcp::resolver resolver(co_await asio::this_coro::executor);
+  auto [rec, endpoints] =
+      co_await resolver.async_resolve(target.host, std::to_string(target.port), kNoThrow);
+  if (rec) {
+    co_return connection_error(
+        fmt::format("could not resolve server host \"{}\": {}", target.host, rec.message()));
+  }
+  auto [cec, ep] = co_await asio::async_connect(conn.stream.socket(), endpoints, kNoThrow);
+  if (cec) {
+    co_return connection_error(fmt::format("could not connect to server {}:{}: {}", target.host,
+                                           target.port, timed_out ? "timed out" : cec.message()));
+  }
+  conn.stream.socket().set_option(net::tcp::no_delay(true));
+  co_return std::nullopt;
+}
+
+}  // namespace
+
 asio::awaitable<ConnectResult> connect_server(const ServerTarget& target,
                                               const ServerCredentials& creds,
                                               std::chrono::milliseconds timeout, ServerTls& tls,
                                               size_t max_message_size) {
   auto ex = co_await asio::this_coro::executor;
   ConnectResult result;
-  net::tcp::resolver resolver(ex);
-  auto [rec, endpoints] =
-      co_await resolver.async_resolve(target.host, std::to_string(target.port), kNoThrow);
-  if (rec) {
-    result.error = connection_error(
-        fmt::format("could not resolve server host \"{}\": {}", target.host, rec.message()));
-    co_return result;
-  }
   auto conn = std::make_unique<ServerConnection>(net::tcp::socket(ex));
   conn->host = target.host;
   conn->port = target.port;
-
   // The deadline closes the socket, which fails whatever operation is pending.
   asio::steady_timer deadline(ex, timeout);
   bool timed_out = false;
@@ -223,22 +243,29 @@ asio::awaitable<ConnectResult> connect_server(const ServerTarget& target,
     timed_out = true;
     raw->stream.close();
   });
-
-  auto [cec, ep] = co_await asio::async_connect(conn->stream.socket(), endpoints, kNoThrow);
-  if (cec) {
+  std::optional<ServerError> error;
+  if (net::is_unix_socket_dir(target.host)) {
+    if (auto ec = net::connect_unix_socket(conn->stream.socket(), target.host, target.port)) {
+      error = connection_error(fmt::format("could not connect to server socket \"{}\": {}",
+                                           net::unix_socket_path(target.host, target.port),
+                                           ec.message()));
+    }
+    // (Known, so rebind() and detach() need no getsockname, which has no TCP answer here.)
+    conn->stream.set_protocol(net::tcp::v4());
+  } else {
+    error = co_await connect_tcp(*conn, target, timed_out);
+  }
+  if (error) {
     deadline.cancel();
-    result.error =
-        connection_error(fmt::format("could not connect to server {}:{}: {}", target.host,
-                                     target.port, timed_out ? "timed out" : cec.message()));
+    result.error = std::move(error);
     co_return result;
   }
-  conn->stream.socket().set_option(net::tcp::no_delay(true));
   result = co_await login(std::move(conn), target, creds, tls, max_message_size);
   deadline.cancel();
   if (timed_out && result.error) {
     result.error = connection_error(
-        fmt::format("server {}:{} did not complete login within server_connect_timeout",
-                    target.host, target.port));
+        fmt::format("server {} did not complete login within server_connect_timeout",
+                    net::server_address(target.host, target.port)));
   }
   co_return result;
 }

@@ -150,6 +150,16 @@ TEST(ConfigErrorTest, CrossFieldChecks) {
   EXPECT_TRUE(
       Contains(error_for("[databases.app]\nurl = \"postgresql://h/app?sslmode=verify-ca\"\n"),
                "databases.app sets sslmode=verify-ca, which needs tls.server_ca"));
+  // A Unix-socket directory whose socket path cannot fit a socket address.
+  const std::string deep = "/" + std::string(100, 'd');
+  EXPECT_TRUE(Contains(error_for("[databases.app]\nhost = \"" + deep + "\"\n"),
+                       "databases.app: the server socket path \"" + deep +
+                           "/.s.PGSQL.5432\" is 115 bytes long; the longest a Unix-domain "
+                           "socket path may be is 107: use a shorter directory"));
+  EXPECT_EQ(load_config_string("[databases.app]\nhost = \"/var/run/postgresql\"\n", "s.toml")
+                .databases.at("app")
+                .host,
+            "/var/run/postgresql");
   EXPECT_EQ(error_for("[auth]\ntype = \"md5\"\n"),
             "sluice.toml: auth.type = \"md5\" needs auth.file (--auth-file) or auth.query to "
             "look up passwords");

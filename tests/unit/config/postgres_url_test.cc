@@ -48,6 +48,13 @@ TEST(PostgresUrlTest, Ipv6) {
   EXPECT_EQ(parse_postgres_url("postgresql://[2001:db8::5]/d").port, 5432);
 }
 
+TEST(PostgresUrlTest, UnixSocketDirectory) {
+  DatabaseConfig db = parse_postgres_url("postgresql://u@%2Fvar%2Frun%2Fpostgresql:5433/d");
+  EXPECT_EQ(db.host, "/var/run/postgresql");
+  EXPECT_EQ(db.port, 5433);
+  EXPECT_EQ(parse_postgres_url("postgresql:///d?host=/tmp").host, "/tmp");
+}
+
 TEST(PostgresUrlTest, QueryParameters) {
   DatabaseConfig db = parse_postgres_url("postgresql://h/d?sslmode=verify-full");
   EXPECT_EQ(db.sslmode, ServerSslMode::kVerifyFull);
@@ -95,7 +102,6 @@ TEST(PostgresUrlTest, MalformedUrls) {
            {"postgresql://h/d?sslmode=allow", "sslmode=allow is not valid; allowed: disable"},
            {"postgresql://h/d?application_name=x", "unsupported parameter \"application_name\""},
            {"postgresql://h/d?sslmode", "parameter \"sslmode\" has no '=VALUE'"},
-           {"postgresql://%2Ftmp/d", "Unix-domain socket paths are not supported"},
            {"postgresql://h/d#frag", "fragments are not allowed"},
        }) {
     std::string msg = error_for(c.url);

@@ -1,0 +1,47 @@
+#include "net/server_address.h"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+namespace sluice::net {
+
+bool is_unix_socket_dir(std::string_view host) { return host.starts_with('/'); }
+
+std::string unix_socket_path(std::string_view dir, uint16_t port) {
+  while (dir.size() > 1 && dir.ends_with('/')) dir.remove_suffix(1);
+  return fmt::format("{}{}.s.PGSQL.{}", dir, dir.ends_with('/') ? "" : "/", port);
+}
+
+std::string server_address(std::string_view host, uint16_t port) {
+  if (is_unix_socket_dir(host)) return unix_socket_path(host, port);
+  if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
+  return fmt::format("{}:{}", host, port);
+}
+
+std::error_code connect_unix_socket(tcp::socket& socket, std::string_view dir, uint16_t port) {
+  const std::string path = unix_socket_path(dir, port);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.size() >= sizeof(address.sun_path)) {
+    return std::make_error_code(std::errc::filename_too_long);
+  }
+  std::memcpy(address.sun_path, path.data(), path.size());
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return {errno, std::system_category()};
+  if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {
+    const int error = errno;
+    ::close(fd);
+    return {error, std::system_category()};
+  }
+  std::error_code ec;
+  socket.assign(tcp::v4(), fd, ec);
+  if (ec) ::close(fd);
+  return ec;
+}
+
+}  // namespace sluice::net
