@@ -50,6 +50,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--b", type=Path, required=True, help="the second sluice binary")
     p.add_argument("--workers-a", type=int, default=0, help="--workers for A (0: default)")
     p.add_argument("--workers-b", type=int, default=0, help="--workers for B (0: default)")
+    p.add_argument("--io-backend", choices=("auto", "io_uring", "epoll"), default="auto",
+                   help="--io-backend for A and B")
     p.add_argument("--rounds", type=int, default=6)
     p.add_argument("--seconds", type=int, default=8, help="pgbench -T per run")
     p.add_argument("--scale", type=int, default=16, help="pgbench -i -s")
@@ -61,10 +63,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def start_sluice(pg: PostgresServer, binary: Path, workers: int, name: str) -> BuildProxy:
+def start_sluice(pg: PostgresServer, binary: Path, workers: int, name: str,
+                 io_backend: str = "auto") -> BuildProxy:
     settings = argparse.Namespace(pool_size=20, workers=workers)
     proxy = BuildProxy(binary.resolve(), config=suite.sluice_config(MAX_CLIENTS),
-                       args=suite.sluice_flags(pg, settings), name=name)
+                       args=[*suite.sluice_flags(pg, settings), "--io-backend", io_backend],
+                       name=name)
     return proxy.start()
 
 
@@ -82,8 +86,8 @@ def main(argv: list[str] | None = None) -> int:
         bouncer = suite.make_pgbouncer(pg, argparse.Namespace(pool_size=20), MAX_CLIENTS)
         bouncer.start()
         proxies = {"PgBouncer": bouncer,
-                   "A": start_sluice(pg, args.a, args.workers_a, "sluice-a"),
-                   "B": start_sluice(pg, args.b, args.workers_b, "sluice-b")}
+                   "A": start_sluice(pg, args.a, args.workers_a, "sluice-a", args.io_backend),
+                   "B": start_sluice(pg, args.b, args.workers_b, "sluice-b", args.io_backend)}
         for proxy in proxies.values():
             run_pgbench(proxy.port, WARMUP_ARGS, user=suite.USER, dbname=suite.DB,
                         sslmode="disable", timeout=100)

@@ -65,11 +65,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
-def under_callgrind(command: str, extra_args: str, out: Path) -> Path:
+def under_callgrind(command: str, out: Path) -> Path:
     """A wrapper script that runs `command` under callgrind, dumping to `out`.N."""
     script = out.parent / f"{out.name}.sh"
     script.write_text(f'#!/bin/sh\nexec valgrind --tool=callgrind --callgrind-out-file={out} '
-                      f'{command} "$@" {extra_args}\n')
+                      f'{command} "$@"\n')
     script.chmod(0o755)
     return script
 
@@ -103,11 +103,12 @@ def malloc_calls(text: str) -> int:
     calls = 0
     callee = ""
     for line in text.splitlines():
-        if line.startswith("cfn="):
-            m = re.match(r"cfn=\((\d+)\)(?: (.*))?", line)
-            if m:
-                if m.group(2):
-                    names[m.group(1)] = m.group(2)
+        # (A function's name comes with its first mention, as a callee or as itself.)
+        if line.startswith(("fn=", "cfn=")):
+            m = re.match(r"c?fn=\((\d+)\)(?: (.*))?", line)
+            if m and m.group(2):
+                names[m.group(1)] = m.group(2)
+            if m and line.startswith("cfn="):
                 callee = names.get(m.group(1), "")
         elif line.startswith("calls=") and callee == "malloc":
             calls += int(line.split("=")[1].split()[0])
@@ -156,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         for i, binary in enumerate(args.sluice):
             out = workdir / f"sluice{i}"
-            wrapper = under_callgrind(str(binary.resolve()), "--io-backend epoll", out)
-            proxy = ab.start_sluice(pg, wrapper, 0, f"sluice{i}")
+            wrapper = under_callgrind(str(binary.resolve()), out)
+            proxy = ab.start_sluice(pg, wrapper, 0, f"sluice{i}", io_backend="epoll")
             results[str(binary)] = {m: count(proxy.port, proxy.proc.pid, out, m, args)
                                     for m in args.modes}
             proxy.stop()

@@ -46,9 +46,15 @@ class Stream {
   size_t read_available(asio::mutable_buffer buf, std::error_code& ec);
   awaitable<std::error_code> write_all(asio::const_buffer buf);
   awaitable<std::error_code> write_all(std::span<const asio::const_buffer> bufs);
-  // write_all() with asio's own result (error, bytes written) and no coroutine frame of
-  // its own, for the relay's writes: a frame per message costs more than the tuple.
+  // write_all() with asio's own result (error, bytes written), for the relay's writes. On
+  // the epoll backend, bytes the socket's buffer takes at once (nearly always) go out with
+  // one sendmsg(2) (send_now()), and the caller goes on without an operation through the
+  // event loop; what is left goes through asio (see stream.cc for io_uring).
   awaitable<std::tuple<std::error_code, size_t>> send_all(std::span<const asio::const_buffer> bufs);
+  // One non-blocking sendmsg(2) of `bufs`; the bytes it took (0 when the buffer is full, on
+  // TLS, or with more than kMaxSendNowBuffers pieces); `ec` only for a failed connection.
+  static constexpr size_t kMaxSendNowBuffers = 64;
+  size_t send_now(std::span<const asio::const_buffer> bufs, std::error_code& ec);
   // write_all() for the answers of a login, while nothing else can write to the socket:
   // one non-blocking send(2) first, which a fresh connection's buffer always takes, so the
   // coroutine goes on without a round trip through the event loop (two per login: the
@@ -85,6 +91,8 @@ class Stream {
   // Learnt from local_endpoint() or at the first rebind()/detach(): one system call less.
   std::optional<tcp> protocol_;
   bool learn_protocol();
+  awaitable<std::tuple<std::error_code, size_t>> send_rest(std::span<const asio::const_buffer> bufs,
+                                                           size_t sent);
 };
 
 }  // namespace sluice::net
