@@ -88,6 +88,7 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
     cfg.admin_listen = *hp;
   }
   if (o.takeover_socket) cfg.takeover_socket = *o.takeover_socket;
+  if (o.unix_socket_dir) cfg.unix_socket_dir = *o.unix_socket_dir;
   if (o.log_level) {
     if (!is_valid_log_level(*o.log_level)) {
       bad_flag("--log-level", quote(*o.log_level), kLogLevelChoices);
@@ -96,7 +97,7 @@ bool apply_overrides(const CliOverrides& o, Config& cfg) {
   }
   return o.listen || o.server || o.pool_mode || o.pool_size || o.auth_type || o.auth_file ||
          o.admin_users || o.workers || o.io_backend || o.log_level || o.admin_listen ||
-         o.takeover_socket;
+         o.takeover_socket || o.unix_socket_dir;
 }
 
 }  // namespace
@@ -145,6 +146,10 @@ void add_serve_options(CLI::App& cmd, CliOverrides& o) {
                  "Unix socket a later `sluice serve --takeover` connects to; \"\" = none "
                  "(default /tmp/.s.SLUICE.<first listen port>.takeover)")
       ->type_name("PATH");
+  cmd.add_option("--unix-socket-dir", o.unix_socket_dir,
+                 "Also accept clients on the Unix-domain socket DIR/.s.PGSQL.<first listen "
+                 "port> (psql -h DIR); \"\" = none (default none; PgBouncer's is /tmp)")
+      ->type_name("DIR");
   cmd.add_option("--log-level", o.log_level, "trace, debug, info, warn or error (default info)")
       ->type_name("LEVEL");
 }

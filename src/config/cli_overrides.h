@@ -25,13 +25,14 @@ struct CliOverrides {
   std::optional<std::string> io_backend;       // auto | io_uring | epoll
   std::optional<std::string> admin_listen;     // HOST:PORT of the HTTP API
   std::optional<std::string> takeover_socket;  // path; "" = none
+  std::optional<std::string> unix_socket_dir;  // directory; "" = none
   std::optional<int> pool_size;
   std::optional<int> workers;
 };
 
 // Registers -c/--config, --listen, --server, --pool-mode, --pool-size, --auth-type,
-// --auth-file, --admin-users, --workers, --io-backend, --admin-listen, --takeover-socket
-// and --log-level on `cmd`. Values are checked
+// --auth-file, --admin-users, --workers, --io-backend, --admin-listen, --takeover-socket,
+// --unix-socket-dir and --log-level on `cmd`. Values are checked
 // by build_config (not by CLI11) so that errors read like the config file's.
 void add_serve_options(CLI::App& cmd, CliOverrides& o);
 

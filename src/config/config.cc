@@ -97,6 +97,16 @@ std::string Config::takeover_socket_path() const {
   return listen.empty() ? std::string() : default_takeover_socket(listen.front().port);
 }
 
+std::string Config::unix_socket_path() const {
+  if (unix_socket_dir.empty() || listen.empty()) return {};
+  return config::unix_socket_path(unix_socket_dir, listen.front().port);
+}
+
+std::string unix_socket_path(std::string_view dir, uint16_t port) {
+  while (dir.size() > 1 && dir.ends_with('/')) dir.remove_suffix(1);
+  return fmt::format("{}{}.s.PGSQL.{}", dir, dir.ends_with('/') ? "" : "/", port);
+}
+
 std::string default_takeover_socket(uint16_t port) {
   return fmt::format("/tmp/.s.SLUICE.{}.takeover", port);
 }
@@ -265,20 +275,23 @@ class Checker {
     fail(fmt::format("{} = {}ms is less than {} = {}ms; allowed: {} >= {}", cap_key, cap.count(),
                      base_key, base.count(), name(cap_key), name(base_key)));
   }
-  // A socket path longer than sockaddr_un holds (107 bytes) could never be connected to.
-  void unix_socket_fits(const std::string& key, const DatabaseConfig& db) const {
+  // A socket path longer than sockaddr_un holds (107 bytes) could never be bound or
+  // connected to. `what`: "server" or "client".
+  void unix_socket_fits(const std::string& key, std::string_view what,
+                        const std::string& path) const {
     constexpr size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;
-    const std::string path = fmt::format("{}/.s.PGSQL.{}", db.host, db.port);
     if (path.size() <= kMaxSocketPath) return;
     fail(
-        fmt::format("{}: the server socket path {} is {} bytes long; the longest a Unix-domain "
+        fmt::format("{}: the {} socket path {} is {} bytes long; the longest a Unix-domain "
                     "socket path may be is {}: use a shorter directory",
-                    key, quote(path), path.size(), kMaxSocketPath));
+                    key, what, quote(path), path.size(), kMaxSocketPath));
   }
   void backend(const std::string& key, const DatabaseConfig& db) const {
     if (db.host.empty()) fail(fmt::format("{}: the host must not be empty", key));
     if (db.port == 0) fail(invalid_value_message(key + " port", "0", range_text(kPortRange)));
-    if (db.host.starts_with('/')) unix_socket_fits(key, db);
+    if (db.host.starts_with('/')) {
+      unix_socket_fits(key, "server", fmt::format("{}/.s.PGSQL.{}", db.host, db.port));
+    }
     if (db.sslmode && needs_ca(*db.sslmode) && cfg_.server_tls.ca_file.empty()) {
       fail(
           fmt::format("{} sets sslmode={}, which needs tls.server_ca (the CA file that signed "
@@ -325,6 +338,7 @@ class Checker {
     }
     if (cfg_.default_server) backend("server.default_server", *cfg_.default_server);
     if (cfg_.takeover_socket) check_takeover_socket(*cfg_.takeover_socket);
+    check_unix_socket();
 
     duration("pool.reserve_pool_timeout", cfg_.pool.reserve_pool_timeout, true);
     duration("pool.query_wait_timeout", cfg_.query_wait_timeout, false);
@@ -355,6 +369,24 @@ class Checker {
           fmt::format("an absolute path of at most {} bytes, or \"\" for none",
                       kMaxTakeoverSocketPath)));
     }
+  }
+
+  // libpq takes a host for a socket directory only when it starts with '/'.
+  void check_unix_socket() const {
+    if (cfg_.unix_socket_mode < kUnixSocketModeRange.lo ||
+        cfg_.unix_socket_mode > kUnixSocketModeRange.hi) {
+      fail(invalid_value_message("server.unix_socket_mode",
+                                 fmt::format("{:04o}", cfg_.unix_socket_mode),
+                                 kUnixSocketModeForm));
+    }
+    const std::string& dir = cfg_.unix_socket_dir;
+    if (dir.empty()) return;  // off
+    if (!dir.starts_with('/')) {
+      fail(invalid_value_message("server.unix_socket_dir", quote(dir),
+                                 "an absolute directory (clients give it as host), or \"\" "
+                                 "for none"));
+    }
+    unix_socket_fits("server.unix_socket_dir", "listening", cfg_.unix_socket_path());
   }
 
   // `key_prefix` is "pool." or "databases.NAME."; `overrides` is set for a database.

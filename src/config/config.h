@@ -105,6 +105,11 @@ struct Config {
   // Unix socket through which `sluice serve --takeover` takes the listening sockets over
   // (docs/operations.md). Unset = default_takeover_socket(first listen port); "" = off.
   std::optional<std::string> takeover_socket;
+  // Directory of a Unix-domain socket that clients may connect through besides the TCP
+  // addresses: DIR/.s.PGSQL.<first listen port>, the name libpq looks for with host=DIR
+  // (PgBouncer's unix_socket_dir, whose default is /tmp). "" = none.
+  std::string unix_socket_dir;
+  int unix_socket_mode = 0777;  // permissions of that socket file (PgBouncer's default)
   int max_client_conn = 10000;
   // The kernel hands a connection to the proxy only once its first packet has arrived
   // (TCP_DEFER_ACCEPT, as PgBouncer's tcp_defer_accept): connections that never send cost
@@ -190,10 +195,15 @@ struct Config {
   // The takeover control socket in effect: takeover_socket, or the default for the first
   // listen address; "" = off.
   std::string takeover_socket_path() const;
+  // The client socket in effect: DIR/.s.PGSQL.PORT for unix_socket_dir and the first listen
+  // port; "" = none.
+  std::string unix_socket_path() const;
 };
 
 // "/tmp/.s.SLUICE.<port>.takeover", after PostgreSQL's "/tmp/.s.PGSQL.<port>".
 std::string default_takeover_socket(uint16_t port);
+// "DIR/.s.PGSQL.PORT", as libpq builds it from host=DIR (a trailing '/' of DIR dropped).
+std::string unix_socket_path(std::string_view dir, uint16_t port);
 
 std::string to_string(PoolMode mode);
 std::string to_string(AuthType type);

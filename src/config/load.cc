@@ -116,6 +116,7 @@ class Loader {
   bool boolean(const toml::node& v, const std::string& key) const;
   int64_t integer(const toml::node& v, const std::string& key, IntRange r) const;
   Millis duration(const toml::node& v, const std::string& key, bool zero_ok) const;
+  int file_mode(const toml::node& v, const std::string& key) const;
   std::vector<std::string> names(const toml::node& v, const std::string& key) const;
   std::vector<HostPort> listen(const toml::node& v, const std::string& key) const;
   DatabaseConfig url(const toml::node& v, const std::string& key) const;
@@ -195,6 +196,24 @@ Millis Loader::duration(const toml::node& v, const std::string& key, bool zero_o
   return Millis(ms);
 }
 
+// "0770" or "770" (as PgBouncer's unix_socket_mode is written), or an integer (0o770).
+int Loader::file_mode(const toml::node& v, const std::string& key) const {
+  int64_t mode = -1;
+  if (const auto* i = v.as_integer()) {
+    mode = i->get();
+  } else if (const auto* s = v.as_string()) {
+    const std::string& text = s->get();
+    if (!text.empty() && text.size() <= 4 &&
+        std::all_of(text.begin(), text.end(), [](char ch) { return ch >= '0' && ch <= '7'; })) {
+      mode = std::stoll(text, nullptr, 8);
+    }
+  }
+  if (mode < kUnixSocketModeRange.lo || mode > kUnixSocketModeRange.hi) {
+    invalid(key, v, kUnixSocketModeForm);
+  }
+  return static_cast<int>(mode);
+}
+
 std::vector<std::string> Loader::names(const toml::node& v, const std::string& key) const {
   constexpr std::string_view kAllowed = R"(an array of non-empty strings, e.g. ["admin"])";
   const auto* a = v.as_array();
@@ -261,6 +280,8 @@ std::vector<Loader::Field> Loader::server_fields(Config& c) const {
       {"default_server", [&](auto& v, auto& k) { c.default_server = url(v, k); }},
       {"shutdown_timeout", [&](auto& v, auto& k) { c.shutdown_timeout = duration(v, k, true); }},
       {"takeover_socket", [&](auto& v, auto& k) { c.takeover_socket = string(v, k); }},
+      {"unix_socket_dir", [&](auto& v, auto& k) { c.unix_socket_dir = string(v, k); }},
+      {"unix_socket_mode", [&](auto& v, auto& k) { c.unix_socket_mode = file_mode(v, k); }},
   };
 }
 

@@ -58,6 +58,9 @@ inline constexpr IntRange kClassMinConnectionsRange{0, 10000};
 inline constexpr IntRange kMaxWaitingClientsRange{0, 1000000};
 // Unix socket paths hold at most 107 bytes; the rest is for the temporary name.
 inline constexpr size_t kMaxTakeoverSocketPath = 90;
+inline constexpr IntRange kUnixSocketModeRange{0, 0777};
+inline constexpr std::string_view kUnixSocketModeForm =
+    "an octal file mode from \"0000\" to \"0777\" (a string, or an integer such as 0o770)";
 inline constexpr int64_t kMaxDurationMs = int64_t{8760} * 3600 * 1000;  // 8760h = 365 days
 
 inline constexpr std::string_view kPoolModeChoices = "session, transaction";

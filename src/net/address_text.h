@@ -5,8 +5,14 @@
 
 #include <asio/ip/address.hpp>
 #include <string>
+#include <string_view>
 
 namespace sluice::net {
+
+// What stands for the address of a client of the Unix-domain socket, which has none (SHOW
+// CLIENTS, the HTTP API, logs, auth.failure_delay's key), as PgBouncer shows it; its port
+// is the listen port the socket is named after.
+inline constexpr std::string_view kUnixSocketAddress = "unix";
 
 std::string address_text(const asio::ip::address& address);
 

@@ -12,6 +12,7 @@
 #include <stdexcept>
 
 #include "admin/http_api.h"
+#include "admin/show_commands.h"
 #include "config/load.h"
 #include "net/listener.h"
 #include "net/no_throw.h"
@@ -43,6 +44,20 @@ int effective_workers(const config::Config& cfg) {
   return cfg.workers > 0 ? cfg.workers : default_workers(usable_cores());
 }
 
+// RELOAD leaves what is set at start (listening sockets, workers, ...) as it runs: said in
+// the log, so that an edited file does not look applied.
+void warn_start_only_changes(const config::Config& running, const config::Config& loaded) {
+  const std::vector<admin::SettingValue> before = admin::settings_of(running);
+  const std::vector<admin::SettingValue> after = admin::settings_of(loaded);
+  for (size_t i = 0; i < before.size() && i < after.size(); ++i) {
+    if (before[i].changeable || before[i].value == after[i].value) continue;
+    spdlog::warn(
+        "reload: {} = \"{}\" is not applied: it is set at start (still \"{}\"); restart "
+        "to change it",
+        after[i].key, after[i].value, before[i].value);
+  }
+}
+
 }  // namespace
 
 Runtime::Runtime(config::CliOverrides overrides, const std::shared_ptr<const config::Config>& cfg,
@@ -71,7 +86,10 @@ Runtime::Runtime(config::CliOverrides overrides, const std::shared_ptr<const con
   };
 }
 
-Runtime::~Runtime() = default;
+Runtime::~Runtime() {
+  // Start failed (run() exits the process otherwise): a socket file bound here goes too.
+  if (unix_socket_) unix_socket_->remove_file();
+}
 
 void Runtime::adopt_listeners() {
   if (!handoff_) return;
@@ -82,6 +100,19 @@ void Runtime::adopt_listeners() {
   // queued in it. So an address this configuration drops cannot be taken over.
   std::vector<std::vector<UniqueFd>> per_address(wanted.size());
   for (PassedSocket& s : handoff_->sockets()) {
+    if (s.kind == SocketKind::kUnixListener) {
+      // Closed, it would be gone for the old process too, once that stops accepting.
+      const std::string path = bound_unix_path(s.fd.get());
+      if (path != cfg->unix_socket_path()) {
+        throw TakeoverError(fmt::format(
+            "--takeover: pid {} accepts clients on the Unix socket {}, which this "
+            "configuration does not (server.unix_socket_dir, --unix-socket-dir, and the first "
+            "listen port): add it, or start without --takeover once that process has stopped",
+            handoff_->old_pid(), path));
+      }
+      if (!passed_unix_) passed_unix_ = std::move(s.fd);  // (any copies: the same socket)
+      continue;
+    }
     if (s.kind != SocketKind::kListener) continue;
     const asio::ip::tcp::endpoint ep = bound_address(s.fd.get());
     const auto it = std::find(wanted.begin(), wanted.end(), ep);
@@ -139,6 +170,28 @@ void Runtime::bind_listeners() {
   }
 }
 
+void Runtime::open_unix_listener() {
+  const auto cfg = ctx_->config();
+  const std::string path = cfg->unix_socket_path();
+  if (path.empty()) return;
+  if (passed_unix_) {
+    unix_socket_ = UnixSocketFile::adopt(path, std::move(passed_unix_));
+    spdlog::info("taking over the Unix socket {} from pid {}", path, handoff_->old_pid());
+  } else {
+    unix_socket_ = UnixSocketFile::bind(path, cfg->unix_socket_mode);
+  }
+  unix_port_ = cfg->listen.front().port;
+  UniqueFd fd = unix_socket_->take_fd();
+  for (size_t i = workers_.size(); i-- > 0;) {
+    UniqueFd copy(i == 0 ? fd.release() : ::fcntl(fd.get(), F_DUPFD_CLOEXEC, 0));
+    if (!copy) {
+      throw std::runtime_error(
+          fmt::format("cannot copy the Unix socket {}: {}", path, std::strerror(errno)));
+    }
+    workers_[i]->unix_acceptor = unix_acceptor(workers_[i]->io, std::move(copy));
+  }
+}
+
 void Runtime::start_http() {
   const auto cfg = ctx_->config();
   UniqueFd passed;
@@ -184,6 +237,8 @@ void Runtime::release_old() {
   const pid_t old_pid = handoff_->old_pid();
   const std::string error = handoff_->release_old();
   handoff_.reset();
+  // The socket file is this process's to remove now (the old one leaves it, see run()).
+  if (unix_socket_) unix_socket_->set_owned(true);
   if (error.empty()) {
     spdlog::info(
         "took over the listening sockets of pid {}: it stops accepting, lets its clients "
@@ -216,15 +271,18 @@ std::vector<PassedSocket> Runtime::export_sockets(std::string* refusal) {
   return out;
 }
 
-asio::awaitable<void> Runtime::accept_loop(Worker& w, asio::ip::tcp::acceptor& acceptor) {
+asio::awaitable<void> Runtime::accept_loop(Worker& w, asio::ip::tcp::acceptor& acceptor,
+                                           uint16_t unix_port) {
   ++w.accept_loops;
   // Every connection accepted here has the listener's address, unless that is a wildcard
   // (0.0.0.0, ::): then the session asks each socket (a system call per connection).
   std::error_code local_ec;
-  asio::ip::tcp::endpoint local = acceptor.local_endpoint(local_ec);
+  asio::ip::tcp::endpoint local;
+  if (unix_port == 0) local = acceptor.local_endpoint(local_ec);
   if (local_ec || local.address().is_unspecified()) local = {};
   while (!w.stop_accepting) {
-    session::ClientSession::Addresses addresses{{}, local};
+    // (A Unix-domain peer's address, which fits the endpoint, goes unused: see unix_port.)
+    session::ClientSession::Addresses addresses{{}, local, unix_port};
     auto [ec, socket] = co_await acceptor.async_accept(addresses.peer, kNoThrow);
     if (!ec) {
       // Served even when stopping: it was taken off the socket's queue here.
@@ -280,6 +338,7 @@ std::string Runtime::reload() {
           config::UserList::load_file(cfg->auth.auth_file));
     }
     auto tls = make_client_tls(cfg->client_tls);
+    warn_start_only_changes(*ctx_->config(), *cfg);
     ctx_->set_config(cfg, users);
     ctx_->set_client_tls(tls);
     ctx_->pools.apply_config(*cfg);
@@ -310,6 +369,7 @@ bool Runtime::stop_accepting() {
       w.stop_accepting = true;
       std::error_code ignored;
       for (auto& a : w.acceptors) a->cancel(ignored);
+      if (w.unix_acceptor) w.unix_acceptor->cancel(ignored);
     });
   }
   if (http_) asio::post(http_io_, [this] { http_->stop(); });
@@ -424,15 +484,24 @@ int Runtime::run() {
   // path (takeover) and before new sockets join the listeners' groups: closing one of
   // those would drop the connections queued in it.
   adopt_listeners();
+  open_unix_listener();
   start_http();
   open_control_socket();
   bind_listeners();
   for (auto& w : workers_) {
     for (auto& a : w->acceptors) {
       listening_.emplace_back(SocketKind::kListener, a->native_handle());
-      asio::co_spawn(w->io, accept_loop(*w, *a), asio::detached);
+      asio::co_spawn(w->io, accept_loop(*w, *a, 0), asio::detached);
+    }
+    if (w->unix_acceptor) {
+      asio::co_spawn(w->io, accept_loop(*w, *w->unix_acceptor, unix_port_), asio::detached);
     }
     asio::co_spawn(w->io, sweep_loop(), asio::detached);
+  }
+  // One copy is enough: they are all the same socket.
+  if (unix_socket_) {
+    listening_.emplace_back(SocketKind::kUnixListener,
+                            workers_.front()->unix_acceptor->native_handle());
   }
   asio::co_spawn(main_io_, maintenance_loop(), asio::detached);
   std::signal(SIGPIPE, SIG_IGN);
@@ -441,6 +510,10 @@ int Runtime::run() {
   for (const auto& hp : cfg->listen) {
     spdlog::info("listening on {}:{} with {} workers on {}", hp.host, hp.port, workers_.size(),
                  compiled_backend());
+  }
+  if (unix_socket_) {
+    spdlog::info("listening on Unix socket {} (psql -h {} -p {})", unix_socket_->path(),
+                 cfg->unix_socket_dir, unix_port_);
   }
   for (auto& w : workers_) {
     w->thread = std::thread([&io = w->io, index = w->index] {
@@ -459,6 +532,8 @@ int Runtime::run() {
     ControlSocket::serve(
         control_, {[this](std::string* refusal) { return export_sockets(refusal); },
                    [this](pid_t new_pid) {
+                     // The new process serves the Unix socket's file from now on.
+                     if (unix_socket_) unix_socket_->set_owned(false);
                      asio::post(main_io_, [this, new_pid] { drain_after_takeover(new_pid); });
                      wait_until_not_accepting();
                    }});
@@ -471,6 +546,7 @@ int Runtime::run() {
   http_io_.stop();
   if (http_thread_.joinable()) http_thread_.join();
   if (control_) control_->remove_file();
+  if (unix_socket_) unix_socket_->remove_file();
   // Server connections leased across workers make an orderly teardown of every event
   // loop fragile; the process exits here and the kernel closes every socket, which
   // makes each server roll back whatever its client left open.

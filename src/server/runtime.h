@@ -6,8 +6,10 @@
 // workers_[i]->io and owns the sessions it accepted; with admin_listen, one more thread
 // runs http_io_ (the HTTP endpoints, whose RELOAD blocks until the main thread ran it). Each worker
 // has its own listening socket per address (SO_REUSEPORT), so the kernel spreads new connections
-// over workers. With a takeover socket, one more thread answers `sluice serve --takeover`
-// (server/takeover.h), which hands every listening socket to a new process.
+// over workers; with server.unix_socket_dir, every worker also accepts on a copy of the one
+// Unix-domain socket (server/unix_listener.h). With a takeover socket, one more thread
+// answers `sluice serve --takeover` (server/takeover.h), which hands every listening socket
+// to a new process.
 #pragma once
 
 #include <asio.hpp>
@@ -22,6 +24,7 @@
 #include "pool/pool.h"
 #include "server/context.h"
 #include "server/takeover.h"
+#include "server/unix_listener.h"
 
 namespace sluice::server {
 
@@ -40,6 +43,8 @@ class Runtime {
     int index = 0;
     asio::io_context io{1};
     std::vector<std::unique_ptr<asio::ip::tcp::acceptor>> acceptors;
+    // Its copy of the Unix-domain listening socket, when there is one.
+    std::unique_ptr<asio::ip::tcp::acceptor> unix_acceptor;
     std::thread thread;
     // Accept loops still running (written by the worker, read by the control thread).
     std::atomic<int> accept_loops{0};
@@ -61,13 +66,18 @@ class Runtime {
   void adopt_listeners();
   // A socket for every worker and address that got none from a takeover.
   void bind_listeners();
+  // The Unix-domain socket, taken over or bound here, and a copy of it for every worker.
+  void open_unix_listener();
   void start_http();
   void open_control_socket();
   // Takeover: tells the old process to stop accepting, once every worker accepts here.
   void release_old();
   // Control thread: copies of every listening socket, unless the proxy is shutting down.
   std::vector<PassedSocket> export_sockets(std::string* refusal);
-  asio::awaitable<void> accept_loop(Worker& w, asio::ip::tcp::acceptor& acceptor);
+  // `unix_port`: 0 for a TCP listener; for the Unix-domain one, the listen port its
+  // clients are shown with.
+  asio::awaitable<void> accept_loop(Worker& w, asio::ip::tcp::acceptor& acceptor,
+                                    uint16_t unix_port);
   asio::awaitable<void> sweep_loop();
   asio::awaitable<void> maintenance_loop();
   std::string reload();
@@ -96,6 +106,10 @@ class Runtime {
   std::thread http_thread_;
 
   std::unique_ptr<Handoff> handoff_;  // until the old process released the sockets
+  // Unix-domain socket received with the takeover (until open_unix_listener()).
+  UniqueFd passed_unix_;
+  std::unique_ptr<UnixSocketFile> unix_socket_;  // server.unix_socket_dir, when set
+  uint16_t unix_port_ = 0;                       // its clients' port (the first listen port)
   std::shared_ptr<ControlSocket> control_;
   // Every listening socket (kind, descriptor), fixed once listening; the control thread
   // copies them while accepting_ holds, which stop_accepting() clears first.

@@ -227,8 +227,10 @@ std::unique_ptr<Handoff> Handoff::receive(const std::string& path) {
     }
     if (ec) throw lost(ec);
     for (size_t i = 0; i < r.fds.size(); ++i) {
-      const auto kind = r.data[i] == static_cast<char>(SocketKind::kAdmin) ? SocketKind::kAdmin
-                                                                           : SocketKind::kListener;
+      SocketKind kind = SocketKind::kListener;
+      for (const SocketKind k : {SocketKind::kUnixListener, SocketKind::kAdmin}) {
+        if (r.data[i] == static_cast<char>(k)) kind = k;
+      }
       h->sockets_.push_back(PassedSocket{kind, std::move(r.fds[i])});
     }
   }

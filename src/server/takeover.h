@@ -8,7 +8,8 @@
 //   new -> old   TAKEOVER 1
 //   old -> new   SOCKETS <n>              or  REFUSED <reason>
 //   old -> new   records of up to kMaxFdsPerRecord descriptors (SCM_RIGHTS), one letter
-//                per descriptor: L = a client listener, A = the admin HTTP listener
+//                per descriptor: L = a client listener, U = the Unix-domain client
+//                listener (server.unix_socket_dir), A = the admin HTTP listener
 //   new -> old   GO   once it accepts on all of them and owns the control socket path
 //                (closing the connection without GO leaves the old one as it was)
 //   old -> new   BYE  it no longer accepts (every new connection is the new one's), drains
@@ -35,7 +36,7 @@ class TakeoverError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-enum class SocketKind : char { kListener = 'L', kAdmin = 'A' };
+enum class SocketKind : char { kListener = 'L', kUnixListener = 'U', kAdmin = 'A' };
 
 struct PassedSocket {
   SocketKind kind = SocketKind::kListener;

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <openssl/rand.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
+#include "net/address_text.h"
 #include "net/message_io.h"
 #include "net/no_throw.h"
 #include "protocol/builder.h"
@@ -84,9 +86,11 @@ asio::awaitable<ClientAuthResult> run_scram(net::Stream& client, net::ReadBuffer
   co_return result;
 }
 
-// "" when the client is already gone.
+// "" when the client is already gone. Clients of the Unix-domain socket all count as one
+// address, as every client on 127.0.0.1 does.
 std::string address_key_of(const net::Stream& client) {
   const net::tcp::endpoint remote = client.remote_endpoint();
+  if (remote.data()->sa_family == AF_UNIX) return std::string(net::kUnixSocketAddress);
   if (remote.port() == 0) return {};
   return AuthFailures::address_key(remote.address());
 }

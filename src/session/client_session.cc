@@ -198,6 +198,7 @@ asio::awaitable<bool> ClientSession::start(Addresses addresses) {
     if (auto s = weak.lock(); s && s->live_) s->live_->client_.close();
   });
 
+  unix_client_ = addresses.unix_port != 0;
   auto startup = co_await read_startup();
   if (!startup) co_return false;
   if (startup->kind == protocol::StartupKind::kCancel) {
@@ -206,6 +207,29 @@ asio::awaitable<bool> ClientSession::start(Addresses addresses) {
     co_return false;
   }
   info_ = ctx_.clients.add();
+  if (unix_client_) {
+    info_->addr = net::kUnixSocketAddress;
+    info_->port = addresses.unix_port;
+    info_->local_addr = InternedString(net::kUnixSocketAddress);
+    info_->local_port = addresses.unix_port;
+    // Told here, or detach() (parking) would ask the socket for its TCP address.
+    live_->client_.set_protocol(net::tcp::v4());
+  } else {
+    set_tcp_addresses(addresses);
+  }
+  info_->tls = live_->client_.is_tls();
+  if (admin::is_admin_database(startup->param("database"))) {
+    const bool ok = co_await login_admin(*startup);
+    login_deadline.cancel();
+    if (ok) co_await admin::run_admin_console(ctx_, live_->client_, live_->in_, *info_);
+    co_return false;
+  }
+  const bool logged_in = co_await login(*startup);
+  login_deadline.cancel();
+  co_return logged_in;
+}
+
+void ClientSession::set_tcp_addresses(Addresses addresses) {
   // (A client gone before this has no addresses: its fields stay empty.)
   if (addresses.peer.port() == 0) addresses.peer = live_->client_.remote_endpoint();
   if (addresses.peer.port() != 0) {
@@ -221,20 +245,11 @@ asio::awaitable<bool> ClientSession::start(Addresses addresses) {
     info_->local_addr = InternedString(net::address_text(addresses.local.address()));
     info_->local_port = addresses.local.port();
   }
-  info_->tls = live_->client_.is_tls();
-  if (admin::is_admin_database(startup->param("database"))) {
-    const bool ok = co_await login_admin(*startup);
-    login_deadline.cancel();
-    if (ok) co_await admin::run_admin_console(ctx_, live_->client_, live_->in_, *info_);
-    co_return false;
-  }
-  const bool logged_in = co_await login(*startup);
-  login_deadline.cancel();
-  co_return logged_in;
 }
 
 asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_startup() {
-  if (cfg_->tcp_defer_accept) {
+  // (TCP_DEFER_ACCEPT is TCP's: a Unix-domain connection comes as soon as it is made.)
+  if (cfg_->tcp_defer_accept && !unix_client_) {
     // The listener hands a connection over once its first packet has arrived
     // (TCP_DEFER_ACCEPT, listeners.cc): it is read straight away, not through the event loop.
     std::error_code ec;
@@ -254,7 +269,7 @@ asio::awaitable<std::optional<protocol::StartupPacket>> ClientSession::read_star
     switch (p.kind) {
       case protocol::StartupKind::kSslRequest: {
         auto tls = ctx_.client_tls();
-        const char answer = (tls && !live_->client_.is_tls()) ? 'S' : 'N';
+        const char answer = (tls && !live_->client_.is_tls() && !unix_client_) ? 'S' : 'N';
         if (co_await live_->client_.write_all_at_once(asio::buffer(&answer, 1)))
           co_return std::nullopt;
         if (answer == 'S') {
@@ -339,7 +354,7 @@ asio::awaitable<bool> ClientSession::login(const protocol::StartupPacket& startu
   info_->database = database;
   info_->application_name = startup.param("application_name");
 
-  if (cfg_->client_tls.require && !live_->client_.is_tls()) {
+  if (cfg_->client_tls.require && !live_->client_.is_tls() && !unix_client_) {
     co_await fatal(sqlstate::kInvalidAuthorization, "SSL required: connect with sslmode=require");
     co_return false;
   }

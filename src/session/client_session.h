@@ -44,9 +44,12 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
 
   // The connection's addresses as accept() learnt them (the listener's own, unless bound
   // to a wildcard address); one left at port 0 is asked of the socket, a system call.
+  // A client of the Unix-domain socket has none: it is shown as net::kUnixSocketAddress
+  // with `unix_port`, the listen port, on both sides.
   struct Addresses {
     net::tcp::endpoint peer;
     net::tcp::endpoint local;
+    uint16_t unix_port = 0;  // 0 = a TCP client
   };
   asio::awaitable<void> run(Addresses addresses);
   // Enforces client_idle_timeout, idle_transaction_timeout and query_timeout, and parks
@@ -58,6 +61,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
  private:
   // Startup, TLS and login; true when the client is logged in for relaying.
   asio::awaitable<bool> start(Addresses addresses);
+  // info_'s addresses for a TCP client.
+  void set_tcp_addresses(Addresses addresses);
   asio::awaitable<std::optional<protocol::StartupPacket>> read_startup();
   asio::awaitable<bool> login(const protocol::StartupPacket& startup);
   asio::awaitable<bool> login_admin(const protocol::StartupPacket& startup);
@@ -235,6 +240,9 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   bool closing_ = false;
   bool disconnecting_ = false;  // a timeout is closing the session
   bool parked_before_ = false;  // the lot's epoll set has the socket (see ParkingLot::park)
+  // A client of the Unix-domain socket: local, as PostgreSQL treats one, it is offered no
+  // TLS (SSLRequest answered 'N') and tls.client_require does not apply.
+  bool unix_client_ = false;
 
   int pending_syncs_ = 0;       // Query/Sync/FunctionCall sent, ReadyForQuery not yet seen
   bool extended_open_ = false;  // extended-protocol messages sent since the last Sync

@@ -68,7 +68,8 @@ def _watchdog(request):
 
 _FLAGS = {"pool_mode": "--pool-mode", "pool_size": "--pool-size", "auth_type": "--auth-type",
           "auth_file": "--auth-file", "admin_users": "--admin-users", "workers": "--workers",
-          "log_level": "--log-level", "io_backend": "--io-backend"}
+          "log_level": "--log-level", "io_backend": "--io-backend",
+          "unix_socket_dir": "--unix-socket-dir"}
 
 
 def one_row_table(pg, name: str) -> str:
@@ -86,7 +87,8 @@ def server_url(pg, user: str = APP_USER, dbname: str = APP_DB) -> str:
 
 class SluiceFactory:
     """sluice(config=None, args=(), server=True, pool_mode=..., pool_size=..., auth_type=...,
-    auth_file=..., admin_users=..., workers=..., log_level=..., io_backend=...).
+    auth_file=..., admin_users=..., workers=..., log_level=..., io_backend=...,
+    unix_socket_dir=...).
 
     `config` (a dict) is written as TOML and passed with -c; keyword options become flags.
     Unless `server=False` or the config has [databases.*], `--server` points at the test

@@ -1,5 +1,6 @@
 // Every kind of configuration error is one line naming the key, the value and what
 // is allowed.
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "config/load.h"
@@ -226,6 +227,37 @@ TEST(ConfigErrorTest, TakeoverSocketMustBeAnAbsolutePathThatFits) {
                 .find("did you mean "
                       "server.takeover_socket?"),
             std::string::npos);
+}
+
+TEST(ConfigErrorTest, UnixSocketDirMustBeAbsoluteAndFit) {
+  EXPECT_EQ(error_for("[server]\nunix_socket_dir = \"run/sluice\"\n"),
+            "sluice.toml: server.unix_socket_dir = \"run/sluice\" is not valid; allowed: an "
+            "absolute directory (clients give it as host), or \"\" for none");
+  // 107 bytes fit in sockaddr_un; one more does not. "/.s.PGSQL.6432" is 14 bytes.
+  const std::string fits = "/" + std::string(107 - 14 - 1, 'd');
+  EXPECT_EQ(load_config_string("[server]\nunix_socket_dir = \"" + fits + "\"\n", "s.toml")
+                .unix_socket_path()
+                .size(),
+            107u);
+  const std::string too_long = fits + "d";
+  EXPECT_EQ(error_for("[server]\nunix_socket_dir = \"" + too_long + "\"\n"),
+            "sluice.toml: server.unix_socket_dir: the listening socket path \"" + too_long +
+                "/.s.PGSQL.6432\" is 108 bytes long; the longest a Unix-domain socket path may "
+                "be is 107: use a shorter directory");
+  EXPECT_TRUE(Contains(error_for("[server]\nunix_socket_dri = \"/tmp\"\n"),
+                       "did you mean server.unix_socket_dir?"));
+}
+
+TEST(ConfigErrorTest, UnixSocketModeIsAnOctalFileMode) {
+  for (std::string_view bad :
+       {"\"0778\"", "\"rwx\"", "\"\"", "\"01777\"", "0o1000", "-1", "true"}) {
+    EXPECT_TRUE(Contains(error_for(fmt::format("[server]\nunix_socket_mode = {}\n", bad)),
+                         "server.unix_socket_mode"))
+        << bad;
+  }
+  EXPECT_EQ(error_for("[server]\nunix_socket_mode = \"0778\"\n"),
+            "sluice.toml: server.unix_socket_mode = \"0778\" is not valid; allowed: an octal "
+            "file mode from \"0000\" to \"0777\" (a string, or an integer such as 0o770)");
 }
 
 }  // namespace
