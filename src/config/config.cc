@@ -12,6 +12,7 @@
 #include <charconv>
 #include <utility>
 
+#include "common/socket_path.h"
 #include "config/load.h"
 #include "config/priority_classes.h"
 
@@ -99,12 +100,7 @@ std::string Config::takeover_socket_path() const {
 
 std::string Config::unix_socket_path() const {
   if (unix_socket_dir.empty() || listen.empty()) return {};
-  return config::unix_socket_path(unix_socket_dir, listen.front().port);
-}
-
-std::string unix_socket_path(std::string_view dir, uint16_t port) {
-  while (dir.size() > 1 && dir.ends_with('/')) dir.remove_suffix(1);
-  return fmt::format("{}{}.s.PGSQL.{}", dir, dir.ends_with('/') ? "" : "/", port);
+  return postgres_socket_path(unix_socket_dir, listen.front().port);
 }
 
 std::string default_takeover_socket(uint16_t port) {
@@ -290,7 +286,7 @@ class Checker {
     if (db.host.empty()) fail(fmt::format("{}: the host must not be empty", key));
     if (db.port == 0) fail(invalid_value_message(key + " port", "0", range_text(kPortRange)));
     if (db.host.starts_with('/')) {
-      unix_socket_fits(key, "server", fmt::format("{}/.s.PGSQL.{}", db.host, db.port));
+      unix_socket_fits(key, "server", postgres_socket_path(db.host, db.port));
     }
     if (db.sslmode && needs_ca(*db.sslmode) && cfg_.server_tls.ca_file.empty()) {
       fail(

@@ -202,8 +202,6 @@ struct Config {
 
 // "/tmp/.s.SLUICE.<port>.takeover", after PostgreSQL's "/tmp/.s.PGSQL.<port>".
 std::string default_takeover_socket(uint16_t port);
-// "DIR/.s.PGSQL.PORT", as libpq builds it from host=DIR (a trailing '/' of DIR dropped).
-std::string unix_socket_path(std::string_view dir, uint16_t port);
 
 std::string to_string(PoolMode mode);
 std::string to_string(AuthType type);

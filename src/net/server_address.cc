@@ -8,23 +8,20 @@
 #include <cerrno>
 #include <cstring>
 
+#include "common/socket_path.h"
+
 namespace sluice::net {
 
 bool is_unix_socket_dir(std::string_view host) { return host.starts_with('/'); }
 
-std::string unix_socket_path(std::string_view dir, uint16_t port) {
-  while (dir.size() > 1 && dir.ends_with('/')) dir.remove_suffix(1);
-  return fmt::format("{}{}.s.PGSQL.{}", dir, dir.ends_with('/') ? "" : "/", port);
-}
-
 std::string server_address(std::string_view host, uint16_t port) {
-  if (is_unix_socket_dir(host)) return unix_socket_path(host, port);
+  if (is_unix_socket_dir(host)) return postgres_socket_path(host, port);
   if (host.find(':') != std::string_view::npos) return fmt::format("[{}]:{}", host, port);
   return fmt::format("{}:{}", host, port);
 }
 
 std::error_code connect_unix_socket(tcp::socket& socket, std::string_view dir, uint16_t port) {
-  const std::string path = unix_socket_path(dir, port);
+  const std::string path = postgres_socket_path(dir, port);
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
   if (path.size() >= sizeof(address.sun_path)) {

@@ -1,6 +1,7 @@
 // Where a PostgreSQL server listens: a TCP host and port, or, as in libpq, a directory
 // (a host that starts with '/') holding the server's Unix-domain socket
-// DIR/.s.PGSQL.PORT, which costs the kernel much less per message than loopback TCP.
+// DIR/.s.PGSQL.PORT (common/socket_path.h), which costs the kernel much less per message than
+// loopback TCP.
 #pragma once
 
 #include <cstdint>
@@ -13,9 +14,6 @@
 namespace sluice::net {
 
 bool is_unix_socket_dir(std::string_view host);
-
-// DIR/.s.PGSQL.PORT
-std::string unix_socket_path(std::string_view dir, uint16_t port);
 
 // For messages: HOST:PORT, [IPV6]:PORT, or the socket's path.
 std::string server_address(std::string_view host, uint16_t port);

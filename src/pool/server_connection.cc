@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include "common/socket_path.h"
 #include "net/message_io.h"
 #include "net/no_throw.h"
 #include "net/server_address.h"
@@ -247,7 +248,7 @@ asio::awaitable<ConnectResult> connect_server(const ServerTarget& target,
   if (net::is_unix_socket_dir(target.host)) {
     if (auto ec = net::connect_unix_socket(conn->stream.socket(), target.host, target.port)) {
       error = connection_error(fmt::format("could not connect to server socket \"{}\": {}",
-                                           net::unix_socket_path(target.host, target.port),
+                                           postgres_socket_path(target.host, target.port),
                                            ec.message()));
     }
     // (Known, so rebind() and detach() need no getsockname, which has no TCP answer here.)

@@ -26,8 +26,6 @@
 
 namespace sluice::session {
 
-using net::kNoThrow;
-
 namespace {
 
 // Server connections tried for one lease when each dies before the client's statements.

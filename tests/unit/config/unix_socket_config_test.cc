@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 
+#include "common/socket_path.h"
 #include "config/cli_overrides.h"
 #include "config/load.h"
 
@@ -26,8 +27,8 @@ TEST(UnixSocketConfig, NamedAfterTheFirstListenPort) {
       "s.toml");
   EXPECT_EQ(c.unix_socket_path(), "/tmp/.s.PGSQL.7001");
   // libpq would accept host=/run/sluice/ too: the file is the same.
-  EXPECT_EQ(unix_socket_path("/run/sluice/", 6432), "/run/sluice/.s.PGSQL.6432");
-  EXPECT_EQ(unix_socket_path("/", 6432), "/.s.PGSQL.6432");
+  EXPECT_EQ(postgres_socket_path("/run/sluice/", 6432), "/run/sluice/.s.PGSQL.6432");
+  EXPECT_EQ(postgres_socket_path("/", 6432), "/.s.PGSQL.6432");
 }
 
 TEST(UnixSocketConfig, ModeAsPgBouncerWritesItOrAsATomlOctal) {

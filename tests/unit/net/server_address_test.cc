@@ -9,6 +9,8 @@
 #include <asio.hpp>
 #include <filesystem>
 
+#include "common/socket_path.h"
+
 namespace sluice::net {
 namespace {
 
@@ -16,9 +18,9 @@ TEST(ServerAddress, SocketPathAsLibpqBuildsIt) {
   EXPECT_TRUE(is_unix_socket_dir("/var/run/postgresql"));
   EXPECT_FALSE(is_unix_socket_dir("localhost"));
   EXPECT_FALSE(is_unix_socket_dir("::1"));
-  EXPECT_EQ(unix_socket_path("/var/run/postgresql", 5432), "/var/run/postgresql/.s.PGSQL.5432");
-  EXPECT_EQ(unix_socket_path("/tmp/", 6000), "/tmp/.s.PGSQL.6000");
-  EXPECT_EQ(unix_socket_path("/", 5432), "/.s.PGSQL.5432");
+  EXPECT_EQ(postgres_socket_path("/var/run/postgresql", 5432), "/var/run/postgresql/.s.PGSQL.5432");
+  EXPECT_EQ(postgres_socket_path("/tmp/", 6000), "/tmp/.s.PGSQL.6000");
+  EXPECT_EQ(postgres_socket_path("/", 5432), "/.s.PGSQL.5432");
   EXPECT_EQ(server_address("/tmp", 5432), "/tmp/.s.PGSQL.5432");
   EXPECT_EQ(server_address("db.example.com", 6432), "db.example.com:6432");
   EXPECT_EQ(server_address("::1", 5432), "[::1]:5432");
@@ -34,7 +36,7 @@ struct SocketDir {
     listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un address{};
     address.sun_family = AF_UNIX;
-    const std::string path = unix_socket_path(dir.string(), 5432);
+    const std::string path = postgres_socket_path(dir.string(), 5432);
     path.copy(address.sun_path, path.size());
     EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
     EXPECT_EQ(::listen(listener, 4), 0);
