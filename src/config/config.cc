@@ -4,7 +4,6 @@
 #include "config/config.h"
 
 #include <fmt/format.h>
-#include <sys/un.h>
 
 #include <algorithm>
 #include <array>
@@ -275,12 +274,11 @@ class Checker {
   // connected to. `what`: "server" or "client".
   void unix_socket_fits(const std::string& key, std::string_view what,
                         const std::string& path) const {
-    constexpr size_t kMaxSocketPath = sizeof(sockaddr_un::sun_path) - 1;
-    if (path.size() <= kMaxSocketPath) return;
+    if (path.size() <= kMaxUnixSocketPath) return;
     fail(
         fmt::format("{}: the {} socket path {} is {} bytes long; the longest a Unix-domain "
                     "socket path may be is {}: use a shorter directory",
-                    key, what, quote(path), path.size(), kMaxSocketPath));
+                    key, what, quote(path), path.size(), kMaxUnixSocketPath));
   }
   void backend(const std::string& key, const DatabaseConfig& db) const {
     if (db.host.empty()) fail(fmt::format("{}: the host must not be empty", key));

@@ -22,12 +22,8 @@ std::string server_address(std::string_view host, uint16_t port) {
 
 std::error_code connect_unix_socket(tcp::socket& socket, std::string_view dir, uint16_t port) {
   const std::string path = postgres_socket_path(dir, port);
-  sockaddr_un address{};
-  address.sun_family = AF_UNIX;
-  if (path.size() >= sizeof(address.sun_path)) {
-    return std::make_error_code(std::errc::filename_too_long);
-  }
-  std::memcpy(address.sun_path, path.data(), path.size());
+  if (path.size() > kMaxUnixSocketPath) return std::make_error_code(std::errc::filename_too_long);
+  const sockaddr_un address = unix_address(path);
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (fd < 0) return {errno, std::system_category()};
   if (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) != 0) {

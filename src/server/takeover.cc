@@ -12,6 +12,8 @@
 #include <cstring>
 #include <thread>
 
+#include "common/socket_path.h"
+
 namespace sluice::server {
 
 namespace {
@@ -30,14 +32,6 @@ constexpr size_t kMaxSockets = 1 << 16;
 constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-// Validated by config (kMaxTakeoverSocketPath), so it fits.
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), std::min(path.size(), sizeof(addr.sun_path) - 1));
-  return addr;
-}
 
 UniqueFd control_socket() { return UniqueFd(::socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0)); }
 

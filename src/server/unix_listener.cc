@@ -12,6 +12,8 @@
 #include <cstring>
 #include <stdexcept>
 
+#include "common/socket_path.h"
+
 namespace sluice::server {
 
 namespace {
@@ -19,14 +21,6 @@ namespace {
 constexpr int kListenBacklog = 4096;  // as the TCP listeners (listeners.cc)
 
 std::string errno_text() { return std::strerror(errno); }
-
-// Validated by config (unix_socket_dir), so it fits.
-sockaddr_un unix_address(const std::string& path) {
-  sockaddr_un addr{};
-  addr.sun_family = AF_UNIX;
-  std::memcpy(addr.sun_path, path.data(), std::min(path.size(), sizeof(addr.sun_path) - 1));
-  return addr;
-}
 
 UniqueFd stream_socket() { return UniqueFd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)); }
 

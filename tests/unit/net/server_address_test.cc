@@ -34,11 +34,8 @@ struct SocketDir {
     char tmpl[] = "/tmp/sluice-sock-XXXXXX";
     dir = ::mkdtemp(tmpl);
     listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
-    sockaddr_un address{};
-    address.sun_family = AF_UNIX;
-    const std::string path = postgres_socket_path(dir.string(), 5432);
-    path.copy(address.sun_path, path.size());
-    EXPECT_EQ(::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0);
+    const sockaddr_un address = unix_address(postgres_socket_path(dir.string(), 5432));
+    EXPECT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof(address)), 0);
     EXPECT_EQ(::listen(listener, 4), 0);
   }
   ~SocketDir() {

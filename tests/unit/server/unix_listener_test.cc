@@ -9,10 +9,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include <cstring>
 #include <fstream>
 #include <stdexcept>
 #include <string>
+
+#include "common/socket_path.h"
 
 namespace sluice::server {
 namespace {
@@ -36,9 +37,7 @@ class UnixListenerTest : public testing::Test {
   // Connects as a client would; true when it got through.
   bool connects() const {
     UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    std::strncpy(addr.sun_path, path_.c_str(), sizeof(addr.sun_path) - 1);
+    const sockaddr_un addr = unix_address(path_);
     return ::connect(fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0;
   }
   // What bind() throws ("" when it does not).
