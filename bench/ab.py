@@ -19,8 +19,8 @@ BENCH_DIR = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH_DIR.parent / "tests" / "integration"))
 sys.path.insert(0, str(BENCH_DIR))
 
-from harness import (PostgresServer, SluiceProxy, install_signal_handlers,  # noqa: E402
-                     run_pgbench, stop_all)
+from harness import (PgBouncer, PostgresServer, SluiceProxy,  # noqa: E402
+                     install_signal_handlers, run_pgbench, stop_all)
 
 import pgbench_run  # noqa: E402
 import procstat  # noqa: E402
@@ -63,6 +63,26 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return args
 
 
+def start_pgbench_database(scale: int) -> PostgresServer | None:
+    """A PostgreSQL with pgbench's tables at `scale`; None (and why, printed) when
+    pgbench -i fails. The caller stops it (harness.stop_all)."""
+    pg = PostgresServer(max_connections=400)
+    pg.start()
+    init = run_pgbench(pg.port, ["-i", "-q", "-s", str(scale)], user=suite.USER,
+                       dbname=suite.DB, timeout=600)
+    if init.returncode != 0:
+        print(f"pgbench -i failed: {init.stderr}")
+        return None
+    return pg
+
+
+def start_pgbouncer(pg: PostgresServer) -> PgBouncer:
+    """PgBouncer with the suite's settings (pool size 20, transaction mode)."""
+    bouncer = suite.make_pgbouncer(pg, argparse.Namespace(pool_size=20), MAX_CLIENTS)
+    bouncer.start()
+    return bouncer
+
+
 def start_sluice(pg: PostgresServer, binary: Path, workers: int, name: str,
                  io_backend: str = "auto") -> BuildProxy:
     settings = argparse.Namespace(pool_size=20, workers=workers)
@@ -75,16 +95,11 @@ def start_sluice(pg: PostgresServer, binary: Path, workers: int, name: str,
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     install_signal_handlers()
-    pg = PostgresServer(max_connections=400)
     try:
-        pg.start()
-        init = run_pgbench(pg.port, ["-i", "-q", "-s", str(args.scale)], user=suite.USER,
-                           dbname=suite.DB, timeout=600)
-        if init.returncode != 0:
-            print(f"pgbench -i failed: {init.stderr}")
+        pg = start_pgbench_database(args.scale)
+        if pg is None:
             return 1
-        bouncer = suite.make_pgbouncer(pg, argparse.Namespace(pool_size=20), MAX_CLIENTS)
-        bouncer.start()
+        bouncer = start_pgbouncer(pg)
         proxies = {"PgBouncer": bouncer,
                    "A": start_sluice(pg, args.a, args.workers_a, "sluice-a", args.io_backend),
                    "B": start_sluice(pg, args.b, args.workers_b, "sluice-b", args.io_backend)}

@@ -53,3 +53,30 @@ def tree_cpu_seconds(pid: int) -> float:
         except (OSError, ValueError, IndexError):
             pass  # exited between the scan and the read
     return total
+
+
+def user_system_seconds(pid: int) -> tuple[float, float]:
+    """User and system CPU of one process (all its threads), apart."""
+    f = _stat_fields(pid)
+    return int(f[11]) / CLOCK_TICKS, int(f[12]) / CLOCK_TICKS
+
+
+def context_switches(pid: int) -> int:
+    """Voluntary and involuntary context switches of every live thread of a process: how
+    often it went to sleep waiting for work (or was preempted), each a trip through the
+    scheduler."""
+    total = 0
+    for task in os.scandir(f"/proc/{pid}/task"):
+        try:
+            for line in Path(task.path, "status").read_text().splitlines():
+                if "ctxt_switches:" in line:  # voluntary_ and nonvoluntary_
+                    total += int(line.split(":")[1])
+        except OSError:
+            pass  # the thread exited meanwhile
+    return total
+
+
+def machine_idle_ticks() -> tuple[int, int]:
+    """(all CPU ticks, idle + iowait ticks) of the whole machine, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(fields), fields[3] + fields[4]
