@@ -9,12 +9,6 @@ namespace {
 // Enough chunks for every connection of a busy worker to have one in flight.
 constexpr size_t kFreeListLimit = 1024;
 
-// Reads that ask for at most this much on an empty buffer (logins, authentication) get a
-// buffer of this size from malloc instead of a default chunk. A burst of logins then
-// leaves no pile of 16 KiB chunks behind in the free list or the heap once the clients
-// go idle; the first relayed message moves to a default chunk.
-constexpr size_t kSmallChunk = 512;
-
 std::vector<std::unique_ptr<uint8_t[]>>& free_list() {
   thread_local std::vector<std::unique_ptr<uint8_t[]>> chunks;
   return chunks;

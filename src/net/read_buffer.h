@@ -17,6 +17,11 @@ class ReadBuffer {
  public:
   static constexpr size_t kDefaultChunk = size_t{16} * 1024;
   static constexpr size_t kKeepLimit = size_t{64} * 1024;  // larger buffers are freed when drained
+  // prepare() of at most this much on an empty buffer gets a buffer of this size from
+  // malloc instead of a default chunk (logins): a burst of them then leaves no pile of
+  // default chunks behind in the free list once the clients go idle; the first read that
+  // asks for more moves to a default chunk.
+  static constexpr size_t kSmallChunk = 512;
 
   ReadBuffer() = default;
   ReadBuffer(const ReadBuffer&) = delete;

@@ -206,7 +206,15 @@ void ClientSession::count_client_message(char type, pool::Clock::time_point now)
   }
 }
 
-asio::awaitable<bool> ClientSession::relay(bool park_when_idle) {
+bool ClientSession::request_park() {
+  if (pump_loop_alive_ || !waiting_idle_ || park_requested_) return false;
+  park_requested_ = true;
+  std::error_code ignored;
+  live_->client_.socket().cancel(ignored);  // only the relay's read is pending
+  return true;
+}
+
+asio::awaitable<bool> ClientSession::relay() {
   // Bytes left after a scan are an incomplete message, so every round starts with a read
   // (except the first, which may find a message sent right behind the login).
   bool need_read = live_->in_.empty();
@@ -214,15 +222,16 @@ asio::awaitable<bool> ClientSession::relay(bool park_when_idle) {
     bool read_first = need_read;
     if (need_read && live_->in_.empty() && !live_->client_.is_tls()) {
       // (TLS may hold decrypted bytes: relay_round reads at once.)
-      if (park_when_idle && !live_->server_) {
-        live_->in_.release();
-        co_return true;
-      }
       // The read is issued straight away, holding the buffer: a wait-then-read would cost
       // an epoll_ctl per message, as asio re-arms the socket for every wait. A client idle
       // for kParkAfter gives the buffer back when check_timeouts() cancels this read.
+      // A fresh login's first read is small: a silent one parks later, and should leave no
+      // default chunk behind (see ReadBuffer::kSmallChunk).
+      // (Chosen before the co_await: GCC 12 miscompiles a ?: inside one.)
+      const asio::mutable_buffer into = live_->in_.prepare(
+          fresh_login_ ? net::ReadBuffer::kSmallChunk : net::ReadBuffer::kDefaultChunk);
       waiting_idle_ = true;
-      auto [ec, n] = co_await live_->client_.read_some(live_->in_.prepare());
+      auto [ec, n] = co_await live_->client_.read_some(into);
       waiting_idle_ = false;
       const bool park = ec == asio::error::operation_aborted && park_requested_;
       park_requested_ = false;  // (a cancel that came after the data had no effect)
@@ -231,6 +240,7 @@ asio::awaitable<bool> ClientSession::relay(bool park_when_idle) {
         co_return true;
       }
       if (ec || n == 0) co_return false;
+      end_fresh_login();
       live_->in_.commit(n);
       read_first = false;
     }

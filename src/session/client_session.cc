@@ -67,6 +67,7 @@ ClientSession::ClientSession(server::ProxyContext& ctx, net::tcp::socket socket)
       last_client_activity_(pool::Clock::now()) {}
 
 ClientSession::~ClientSession() {
+  end_fresh_login();
   if (info_) ctx_.clients.remove(*info_);
 }
 
@@ -98,9 +99,17 @@ asio::awaitable<void> ClientSession::run(Addresses addresses) {
     live_->client_.close();
     co_return;
   }
-  // A client that logged in and sent nothing yet parks at once: the frames of its login
-  // then serve the next client's login rather than sit with this one.
-  co_await serve(/*park_when_idle=*/true);
+  // A client that logged in and sent nothing yet waits for its first message as a fresh
+  // login (WorkerSessions::add_fresh_login): parked when too many others logged in after
+  // it, or at the next sweep.
+  if (live_->in_.empty()) {
+    fresh_login_ = true;
+    if (ClientSession* oldest = WorkerSessions::add_fresh_login(this)) {
+      oldest->fresh_login_ = false;
+      oldest->request_park();
+    }
+  }
+  co_await serve();
 }
 
 namespace {
@@ -123,9 +132,10 @@ struct ExactSizeAllocator {
 
 }  // namespace
 
-asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
+asio::awaitable<void> ClientSession::serve() {
   auto self = shared_from_this();
-  if (co_await relay(park_when_idle)) {
+  if (co_await relay()) {
+    end_fresh_login();
     WorkerSessions::count_park();
     // Parked: no coroutine waits for this client. Its socket goes to the worker's parking
     // lot, which holds the session and serves it again when the client sends something (or
@@ -142,7 +152,7 @@ asio::awaitable<void> ClientSession::serve(bool park_when_idle) {
         net::tcp::socket::wait_read,
         asio::bind_allocator(ExactSizeAllocator<void>(), [self](std::error_code) {
           asio::co_spawn(
-              self->live_->client_.socket().get_executor(), [self]() { return self->serve(false); },
+              self->live_->client_.socket().get_executor(), [self]() { return self->serve(); },
               asio::detached);
         }));
     co_return;
@@ -176,7 +186,7 @@ void ClientSession::resume_from_lot(bool unpark) {
   live_ = std::make_unique<Live>(net::tcp::socket(lot->executor()), max_message_size_);
   live_->client_.attach(std::exchange(parked_, {}));
   asio::co_spawn(
-      lot->executor(), [self]() { return self->serve(false); }, asio::detached);
+      lot->executor(), [self]() { return self->serve(); }, asio::detached);
 }
 
 void ClientSession::wake_parked(void* session) {
@@ -708,15 +718,17 @@ void ClientSession::check_timeouts(pool::Clock::time_point now) {
     close_for_idle_timeout();
     return;
   }
+  if (fresh_login_) {
+    // Still silent since its login, at least since the last sweep: it parks (below).
+    end_fresh_login();
+    if (request_park()) return;
+  }
   if (!live_->server_ && idle_for >= kParkAfter) {
     // Long-idle clients keep no coroutine: the parked pump ends, then the relay parks.
     if (pump_loop_alive_ && !pump_running_) {
       pump_loop_end_ = true;
       live_->pump_parked_.notify_later();  // (the caller walks the worker's sessions)
-    } else if (!pump_loop_alive_ && waiting_idle_ && !park_requested_) {
-      park_requested_ = true;
-      std::error_code ignored;
-      live_->client_.socket().cancel(ignored);  // only the relay's read is pending
+    } else if (request_park()) {
       return;
     }
   }

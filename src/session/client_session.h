@@ -68,15 +68,24 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   asio::awaitable<bool> login_admin(const protocol::StartupPacket& startup);
   asio::awaitable<void> forward_cancel(const protocol::StartupPacket& packet);
   // Relaying, then the end of the session (finish()) — or parking, when relay() parks.
-  asio::awaitable<void> serve(bool park_when_idle);
+  asio::awaitable<void> serve();
   // A parked plain-TCP client's socket goes to the worker's ParkingLot, the session kept
   // alive by parked_self_; false when there is no lot (or it refused), or TLS, whose
   // socket stays with asio. resume_from_lot() takes it back and serves the client again.
   bool park_in_lot();
   void resume_from_lot(bool unpark);
-  // Returns true when the client parks — idle long enough (see check_timeouts()), or at
-  // once when `park_when_idle` and nothing is under way — false when the session is over.
-  asio::awaitable<bool> relay(bool park_when_idle);
+  // Returns true when the client parks (request_park()), false when the session is over.
+  asio::awaitable<bool> relay();
+  // Cancels relay()'s wait for a client with nothing under way, so that it parks; false
+  // when it is not waiting so (busy, TLS, or already asked).
+  bool request_park();
+  // The client sent its first message, parks or ends: it is no longer a fresh login.
+  void end_fresh_login() {
+    if (fresh_login_) {
+      fresh_login_ = false;
+      WorkerSessions::remove_fresh_login(this);
+    }
+  }
   // One read of client data and everything it sets off; false when the session ends.
   asio::awaitable<bool> relay_round(bool read_first);
   void count_client_message(char type, pool::Clock::time_point now);
@@ -218,6 +227,8 @@ class ClientSession : public std::enable_shared_from_this<ClientSession> {
   static constexpr auto kParkAfter = std::chrono::seconds(5);
   bool waiting_idle_ = false;    // relay() waits for the client with nothing under way
   bool park_requested_ = false;  // check_timeouts() cancelled that wait to park
+  // Logged in, sent nothing yet, in WorkerSessions' fresh logins (see there).
+  bool fresh_login_ = false;
   bool client_writing_ = false;  // write_client() in progress
   bool server_writing_ = false;  // write_server() in progress
   asio::steady_timer& changed();

@@ -1,5 +1,6 @@
 #include "session/worker_sessions.h"
 
+#include <algorithm>
 #include <utility>
 
 namespace sluice::session {
@@ -20,6 +21,23 @@ std::vector<ClientSession*> WorkerSessions::all() {
 size_t WorkerSessions::count() { return current().size; }
 
 size_t WorkerSessions::take_park_count() { return std::exchange(current().parks, 0); }
+
+ClientSession* WorkerSessions::add_fresh_login(ClientSession* s) {
+  auto& fresh = current().fresh;
+  ClientSession* oldest = nullptr;
+  if (fresh.size() >= kMaxFreshLogins) {
+    oldest = fresh.front();
+    fresh.erase(fresh.begin());
+  }
+  fresh.push_back(s);
+  return oldest;
+}
+
+void WorkerSessions::remove_fresh_login(ClientSession* s) {
+  auto& fresh = current().fresh;
+  const auto it = std::find(fresh.begin(), fresh.end(), s);
+  if (it != fresh.end()) fresh.erase(it);
+}
 
 WorkerSessions::Registration::Registration(ClientSession* s) : session_(s) {
   List& list = current();

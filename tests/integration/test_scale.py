@@ -31,7 +31,8 @@ IDLE_RSS_BUDGET_KB = 64 * 1024 + 10 * IDLE_CLIENTS
 # Bounds on the proxy's VmRSS with IDLE_CLIENTS logged-in idle clients, ~1.4x what it
 # measured on this 2-core machine (RelWithDebInfo, workers = 2, Nov 2026): ~17.5 MiB at
 # start, ~27 MiB with 10,000 idle clients (0.97 KiB per client: a client that has sent
-# nothing is parked, its socket in the worker's parking lot; 1.73 KiB before the lot);
+# nothing is parked, by the next sweep or when 32 later logins on its worker are silent
+# too, its socket in the worker's parking lot; 1.73 KiB before the lot);
 # ~135 MiB after each has run one query (an idle client that is not parked yet keeps its
 # 16 KiB read buffer for up to 5 s).
 IDLE_RSS_LIMIT_KB = min(40 * 1024, IDLE_RSS_BUDGET_KB)

@@ -108,7 +108,7 @@ def test_client_idle_past_the_park_delay_keeps_its_session(proxy):
 
     conn = psycopg.connect(host=proxy.host, port=proxy.port, user=APP_USER, dbname=APP_DB,
                            autocommit=True, prepare_threshold=0, connect_timeout=10)
-    fresh = connect(proxy)  # logs in and sends nothing for a while: parked at once
+    fresh = connect(proxy)  # logs in and sends nothing for a while: parked within a second
     try:
         conn.execute("SET search_path TO pg_catalog")
         conn.execute("SET TimeZone = 'Asia/Tokyo'")

@@ -63,5 +63,29 @@ TEST(WorkerSessions, CountsParksUntilTheyAreTaken) {
   EXPECT_EQ(WorkerSessions::take_park_count(), 0U);
 }
 
+TEST(WorkerSessions, FreshLoginsPastTheLimitGiveUpTheOldest) {
+  constexpr size_t kLimit = WorkerSessions::kMaxFreshLogins;
+  std::vector<int> slots(kLimit + 2);
+  for (size_t i = 0; i < kLimit; ++i) {
+    EXPECT_EQ(WorkerSessions::add_fresh_login(fake(slots[i])), nullptr) << i;
+  }
+  // One more: the oldest is handed back (to park) and is no longer on the list.
+  EXPECT_EQ(WorkerSessions::add_fresh_login(fake(slots[kLimit])), fake(slots[0]));
+  // One that spoke leaves the list: the next login then gives nobody up...
+  WorkerSessions::remove_fresh_login(fake(slots[5]));
+  EXPECT_EQ(WorkerSessions::add_fresh_login(fake(slots[kLimit + 1])), nullptr);
+  // ...and after it the oldest remaining goes first, in login order.
+  int later = 0;
+  EXPECT_EQ(WorkerSessions::add_fresh_login(fake(later)), fake(slots[1]));
+  // Removing one that is not on the list (handed back, or never fresh) changes nothing.
+  WorkerSessions::remove_fresh_login(fake(slots[0]));
+  for (size_t i = 2; i <= kLimit + 1; ++i) WorkerSessions::remove_fresh_login(fake(slots[i]));
+  WorkerSessions::remove_fresh_login(fake(later));
+  for (size_t i = 0; i < kLimit; ++i) {
+    EXPECT_EQ(WorkerSessions::add_fresh_login(fake(slots[i])), nullptr) << "emptied: " << i;
+  }
+  for (size_t i = 0; i < kLimit; ++i) WorkerSessions::remove_fresh_login(fake(slots[i]));
+}
+
 }  // namespace
 }  // namespace sluice::session
