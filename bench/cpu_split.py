@@ -56,7 +56,9 @@ class SyscallCounter:
     """`perf stat -e raw_syscalls:sys_enter` on one process for the length of a run."""
 
     def __init__(self, pid: int):
-        self.out = Path(tempfile.mkstemp(prefix="sluice-cpu-split-")[1])
+        fd, path = tempfile.mkstemp(prefix="sluice-cpu-split-")
+        os.close(fd)  # perf writes the file by its name
+        self.out = Path(path)
         self.proc = subprocess.Popen(
             ["perf", "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "-p", str(pid),
              "-o", str(self.out)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -74,7 +76,7 @@ class SyscallCounter:
 
 
 def perf_usable() -> bool:
-    """Whether perf can count this machine's system calls (a one-second probe of itself)."""
+    """Whether perf can count this machine's system calls (a probe on `true`)."""
     if not shutil.which("perf"):
         return False
     probe = subprocess.run(["perf", "stat", "-x", ",", "-e", "raw_syscalls:sys_enter", "true"],

@@ -719,7 +719,7 @@ void ClientSession::check_timeouts(pool::Clock::time_point now) {
     return;
   }
   if (fresh_login_) {
-    // Still silent since its login, at least since the last sweep: it parks (below).
+    // Silent since its login, however recent: it parks now, as before fresh logins.
     end_fresh_login();
     if (request_park()) return;
   }

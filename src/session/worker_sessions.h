@@ -24,9 +24,9 @@ class WorkerSessions {
   // and pending read for a moment rather than park at once, as most send their first
   // query right away (a connection per request, pgbench -C), and parking then waking costs
   // more than waiting: a tenth of a login's instructions and the parking lot's system
-  // calls. Logins that stay silent park all the same: when more than kMaxFreshLogins
-  // logged in after them on this worker (a burst, such as a client pool filling up), or
-  // at the next sweep, so memory per idle client stays that of a parked one.
+  // calls. Logins that stay silent park all the same: when kMaxFreshLogins later logins on
+  // this worker are silent too (a burst, such as a client pool filling up), or at the next
+  // sweep, so memory per idle client stays close to a parked one's (docs/architecture.md).
   static constexpr size_t kMaxFreshLogins = 32;
   // Adds `s`; returns the oldest fresh login when that makes one too many (it is taken
   // off the list: the caller parks it), else null.
