@@ -3,7 +3,9 @@
 transaction, the proxy's user and system (kernel) CPU time, its context switches and system
 calls, and how much of the machine stayed idle; direct PostgreSQL runs too, for the idle
 share without a proxy. Tells whether a proxy's cost is its own code (user time) or the
-kernel's loopback TCP path and wake-ups (system time), which no proxy can avoid.
+kernel's loopback TCP path and wake-ups (system time), which no proxy can avoid. The
+machine's CPU per transaction (every process) gives each proxy's ceiling: the share of
+direct's TPS its own CPU per transaction leaves room for when the cores are the limit.
 
     bench/cpu_split.py [--rounds 4] [--seconds 8] [-- -S -c 16]
 
@@ -94,11 +96,12 @@ def measure(port: int, pid: int | None, args: argparse.Namespace, count_syscalls
                                      dbname=suite.DB, duration=args.seconds)
     ticks1 = procstat.machine_idle_ticks()
     syscalls = counter.stop() if counter else None
-    if not result.ok:
-        raise SystemExit(f"pgbench failed on port {port}: {result.reason}")
+    if not result.ok:  # as PgBouncer 1.18 does at -M prepared: a row without figures
+        return {"failed": result.reason}
     tx = max(result.transactions, 1)
-    row = {"tps": result.tps,
-           "idle_pct": 100.0 * (ticks1[1] - ticks0[1]) / max(ticks1[0] - ticks0[0], 1)}
+    all_ticks, idle_ticks = ticks1[0] - ticks0[0], ticks1[1] - ticks0[1]
+    row = {"tps": result.tps, "idle_pct": 100.0 * idle_ticks / max(all_ticks, 1),
+           "machine_us": (all_ticks - idle_ticks) / os.sysconf("SC_CLK_TCK") * 1e6 / tx}
     if before:
         (user0, sys0), switches0 = before
         user1, sys1 = procstat.user_system_seconds(pid)
@@ -107,6 +110,10 @@ def measure(port: int, pid: int | None, args: argparse.Namespace, count_syscalls
         if syscalls is not None:
             row["syscalls"] = syscalls / tx
     return row
+
+
+def round_summary(row: dict) -> str:
+    return f"fails ({row['failed']})" if "failed" in row else f"{row['tps']:.0f} TPS"
 
 
 def median(rows: list[dict], key: str) -> float | None:
@@ -120,28 +127,53 @@ def paired(rows_a: list[dict], rows_b: list[dict], key: str) -> float | None:
     return statistics.median(ratios) if ratios else None
 
 
+def ceiling_to_direct(direct_machine_us: float | None, proxy_us: float | None) -> float | None:
+    """The most TPS, as a share of direct's, that a proxy using proxy_us of CPU per transaction
+    allows when the cores are the limit: direct spends direct_machine_us of the machine's CPU
+    (every process) per transaction; through the proxy each transaction costs that plus the
+    proxy's own, even if the proxy leaves no core idle and costs the others nothing more."""
+    if not direct_machine_us or proxy_us is None:
+        return None
+    return direct_machine_us / (direct_machine_us + proxy_us)
+
+
 def report(runs: dict[str, list[dict]], args: argparse.Namespace) -> str:
     def cell(value: float | None, fmt: str) -> str:
         return "n/a" if value is None else format(value, fmt)
 
     lines = [f"pgbench {' '.join(args.pgbench)} -j 2, {args.rounds} rounds x {args.seconds} s,"
              " medians; per transaction: the proxy's user and system CPU (us), context"
-             " switches and system calls; the whole machine's idle share during the run", "",
-             "| target | TPS | user us | system us | context switches | system calls | idle % |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]
+             " switches and system calls, and the whole machine's CPU (us, every process);"
+             " the whole machine's idle share during the run", "",
+             "| target | TPS | user us | system us | context switches | system calls "
+             "| machine us | idle % |",
+             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name in TARGETS:
         rows = runs[name]
-        lines.append(f"| {name} | {cell(median(rows, 'tps'), '.0f')} | "
+        failed = bool(rows) and all("failed" in r for r in rows)
+        lines.append(f"| {name} | {'fails' if failed else cell(median(rows, 'tps'), '.0f')} | "
                      f"{cell(median(rows, 'user_us'), '.2f')} | "
                      f"{cell(median(rows, 'sys_us'), '.2f')} | "
                      f"{cell(median(rows, 'switches'), '.3f')} | "
                      f"{cell(median(rows, 'syscalls'), '.2f')} | "
+                     f"{cell(median(rows, 'machine_us'), '.1f')} | "
                      f"{cell(median(rows, 'idle_pct'), '.1f')} |")
     ratios = {key: paired(runs["sluice"], runs["pgbouncer"], key)
-              for key in ("tps", "user_us", "sys_us", "switches", "syscalls")}
+              for key in ("tps", "user_us", "sys_us", "switches", "syscalls", "machine_us")}
     lines.append(f"| Sluice / PgBouncer | {cell(ratios['tps'], '.3f')} | "
                  f"{cell(ratios['user_us'], '.3f')} | {cell(ratios['sys_us'], '.3f')} | "
-                 f"{cell(ratios['switches'], '.3f')} | {cell(ratios['syscalls'], '.3f')} | |")
+                 f"{cell(ratios['switches'], '.3f')} | {cell(ratios['syscalls'], '.3f')} | "
+                 f"{cell(ratios['machine_us'], '.3f')} | |")
+    lines += ["", "TPS as a share of direct's: measured, and the most the proxy's own CPU per"
+              " transaction allows while the cores are the limit (ceiling_to_direct)", "",
+              "| proxy | measured | ceiling |", "| --- | ---: | ---: |"]
+    direct_machine_us = median(runs["direct"], "machine_us")
+    for name in TARGETS[1:]:
+        rows = runs[name]
+        user, system = median(rows, "user_us"), median(rows, "sys_us")
+        own = None if user is None or system is None else user + system
+        lines.append(f"| {name} | {cell(paired(rows, runs['direct'], 'tps'), '.3f')} | "
+                     f"{cell(ceiling_to_direct(direct_machine_us, own), '.3f')} |")
     return "\n".join(lines)
 
 
@@ -165,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in suite.round_order(list(TARGETS), r):
                 runs[name].append(measure(*ports[name], args, count_syscalls))
             print(f"round {r + 1}: " + ", ".join(
-                f"{name} {runs[name][-1]['tps']:.0f} TPS" for name in TARGETS), flush=True)
+                f"{name} {round_summary(runs[name][-1])}" for name in TARGETS), flush=True)
         print()
         print(report(runs, args))
         return 0
