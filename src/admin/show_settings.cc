@@ -180,6 +180,7 @@ constexpr Setting kSettings[] = {
     {"takeover_socket", [](C c) { return c.takeover_socket_path(); }, false},
     {"unix_socket_dir", [](C c) { return c.unix_socket_dir; }, false},
     {"unix_socket_mode", [](C c) { return fmt::format("{:04o}", c.unix_socket_mode); }, false},
+    {"unix_socket_group", [](C c) { return c.unix_socket_group; }, false},
     {"max_client_conn", [](C c) { return std::to_string(c.max_client_conn); }, true},
     {"max_message_size", [](C c) { return std::to_string(c.max_message_size); }, true},
     {"tcp_defer_accept", [](C c) { return boolean(c.tcp_defer_accept); }, false},

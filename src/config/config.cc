@@ -11,6 +11,7 @@
 #include <charconv>
 #include <utility>
 
+#include "common/group_id.h"
 #include "common/socket_path.h"
 #include "config/load.h"
 #include "config/priority_classes.h"
@@ -372,6 +373,12 @@ class Checker {
       fail(invalid_value_message("server.unix_socket_mode",
                                  fmt::format("{:04o}", cfg_.unix_socket_mode),
                                  kUnixSocketModeForm));
+    }
+    const std::string& group = cfg_.unix_socket_group;
+    if (!group.empty() && !group_id(group)) {
+      fail(invalid_value_message("server.unix_socket_group", quote(group),
+                                 "a group of this machine (its name or number), or \"\" for "
+                                 "the process's own"));
     }
     const std::string& dir = cfg_.unix_socket_dir;
     if (dir.empty()) return;  // off

@@ -110,6 +110,8 @@ struct Config {
   // (PgBouncer's unix_socket_dir, whose default is /tmp). "" = none.
   std::string unix_socket_dir;
   int unix_socket_mode = 0777;  // permissions of that socket file (PgBouncer's default)
+  // Group owning that socket file, by name or number; "" = the process's (as PgBouncer's).
+  std::string unix_socket_group;
   int max_client_conn = 10000;
   // The kernel hands a connection to the proxy only once its first packet has arrived
   // (TCP_DEFER_ACCEPT, as PgBouncer's tcp_defer_accept): connections that never send cost

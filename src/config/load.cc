@@ -282,6 +282,7 @@ std::vector<Loader::Field> Loader::server_fields(Config& c) const {
       {"takeover_socket", [&](auto& v, auto& k) { c.takeover_socket = string(v, k); }},
       {"unix_socket_dir", [&](auto& v, auto& k) { c.unix_socket_dir = string(v, k); }},
       {"unix_socket_mode", [&](auto& v, auto& k) { c.unix_socket_mode = file_mode(v, k); }},
+      {"unix_socket_group", [&](auto& v, auto& k) { c.unix_socket_group = string(v, k); }},
   };
 }
 

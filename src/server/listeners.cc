@@ -5,6 +5,7 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
+#include <cerrno>
 #include <cstring>
 #include <stdexcept>
 
@@ -41,6 +42,15 @@ asio::ip::tcp::endpoint resolve_address(asio::io_context& io, const config::Host
     address = results.begin()->endpoint().address();
   }
   return {address, hp.port};
+}
+
+bool someone_listens_on(const asio::ip::tcp::endpoint& ep) {
+  const UniqueFd probe(::socket(ep.protocol().family(), SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!probe) return false;  // bind_listener() then says what is wrong
+  const int one = 1;         // as the listeners: a port with only TIME_WAIT connections is free
+  ::setsockopt(probe.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+  return ::bind(probe.get(), ep.data(), static_cast<socklen_t>(ep.size())) != 0 &&
+         errno == EADDRINUSE;
 }
 
 std::unique_ptr<Acceptor> bind_listener(asio::io_context& io, const asio::ip::tcp::endpoint& ep,

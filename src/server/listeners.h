@@ -19,6 +19,11 @@ using Acceptor = asio::ip::tcp::acceptor;
 asio::ip::tcp::endpoint resolve_address(asio::io_context& io, const config::HostPort& hp,
                                         std::string_view what);
 
+// Whether any process (any user) listens on `ep`: a probe bound without SO_REUSEPORT fails
+// then. bind_listener() alone cannot tell: with SO_REUSEPORT a second process of the same
+// user joins the first one's group and takes part of its connections.
+bool someone_listens_on(const asio::ip::tcp::endpoint& ep);
+
 // A new listening socket on `ep`, joining its SO_REUSEPORT group when `reuse_port`.
 std::unique_ptr<Acceptor> bind_listener(asio::io_context& io, const asio::ip::tcp::endpoint& ep,
                                         bool reuse_port, std::error_code& ec);

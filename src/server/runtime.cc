@@ -13,6 +13,7 @@
 
 #include "admin/http_api.h"
 #include "admin/show_commands.h"
+#include "common/group_id.h"
 #include "config/load.h"
 #include "net/listener.h"
 #include "net/no_throw.h"
@@ -139,23 +140,41 @@ void Runtime::adopt_listeners() {
 
 void Runtime::bind_listeners() {
   const auto cfg = ctx_->config();
+  auto serves = [](const std::unique_ptr<Worker>& w, const asio::ip::tcp::endpoint& ep) {
+    return std::any_of(w->acceptors.begin(), w->acceptors.end(), [&ep](const auto& a) {
+      std::error_code ec;
+      return a->local_endpoint(ec) == ep;
+    });
+  };
+  auto taken_over = [&](const asio::ip::tcp::endpoint& ep) {
+    return std::any_of(workers_.begin(), workers_.end(),
+                       [&](const std::unique_ptr<Worker>& w) { return serves(w, ep); });
+  };
+  std::vector<asio::ip::tcp::endpoint> endpoints;
   for (const auto& hp : cfg->listen) {
-    const asio::ip::tcp::endpoint ep = resolve_address(main_io_, hp, "listen");
-    auto serves = [&ep](const std::unique_ptr<Worker>& w) {
-      return std::any_of(w->acceptors.begin(), w->acceptors.end(), [&ep](const auto& a) {
-        std::error_code ec;
-        return a->local_endpoint(ec) == ep;
-      });
-    };
-    const bool taken_over = std::any_of(workers_.begin(), workers_.end(), serves);
+    endpoints.push_back(resolve_address(main_io_, hp, "listen"));
+    // Before binding any: the workers' SO_REUSEPORT would let this process join another
+    // one's group on the port (same user) and silently take part of its connections.
+    if (!taken_over(endpoints.back()) && someone_listens_on(endpoints.back())) {
+      throw std::runtime_error(fmt::format(
+          "cannot listen on {}:{}: another process listens there (a sluice, PgBouncer or "
+          "PostgreSQL): stop it, replace a running sluice with `sluice serve --takeover`, or "
+          "pick another address with --listen",
+          hp.host, hp.port));
+    }
+  }
+  for (size_t i = 0; i < endpoints.size(); ++i) {
+    const config::HostPort& hp = cfg->listen[i];
+    const asio::ip::tcp::endpoint& ep = endpoints[i];
+    const bool is_taken_over = taken_over(ep);
     for (auto& w : workers_) {
-      if (serves(w)) continue;
+      if (serves(w, ep)) continue;
       std::error_code ec;
       auto acceptor = bind_listener(w->io, ep, /*reuse_port=*/true, ec);
       if (acceptor) {
         set_defer_accept(*acceptor, cfg->tcp_defer_accept);
         w->acceptors.push_back(std::move(acceptor));
-      } else if (taken_over) {
+      } else if (is_taken_over) {
         // Joining the group needs the user that created it; the sockets taken over serve.
         spdlog::warn(
             "worker {} has no listening socket of its own on {}:{} ({}); the ones "
@@ -174,11 +193,16 @@ void Runtime::open_unix_listener() {
   const auto cfg = ctx_->config();
   const std::string path = cfg->unix_socket_path();
   if (path.empty()) return;
+  const SocketFileAccess access{cfg->unix_socket_mode, group_id(cfg->unix_socket_group)};
   if (passed_unix_) {
     unix_socket_ = UnixSocketFile::adopt(path, std::move(passed_unix_));
     spdlog::info("taking over the Unix socket {} from pid {}", path, handoff_->old_pid());
+    // This configuration's access, not the old one's; the socket serves either way.
+    if (std::string problem = unix_socket_->set_access(access); !problem.empty()) {
+      spdlog::warn("{}; the socket keeps the previous process's", problem);
+    }
   } else {
-    unix_socket_ = UnixSocketFile::bind(path, cfg->unix_socket_mode);
+    unix_socket_ = UnixSocketFile::bind(path, access);
   }
   unix_port_ = cfg->listen.front().port;
   UniqueFd fd = unix_socket_->take_fd();
@@ -480,6 +504,10 @@ void Runtime::start_signal_thread() {
 
 int Runtime::run() {
   start_signal_thread();
+  // A second sluice on this configuration hears of --takeover before anything else it
+  // shares with the first (the Unix socket, the ports) refuses it.
+  const std::string takeover_path = ctx_->config()->takeover_socket_path();
+  if (!handoff_ && !takeover_path.empty()) ControlSocket::refuse_if_running(takeover_path);
   // Everything that can fail comes before the control socket replaces the old process's
   // path (takeover) and before new sockets join the listeners' groups: closing one of
   // those would drop the connections queued in it.

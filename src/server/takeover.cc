@@ -62,13 +62,17 @@ ControlSocket::ControlSocket(std::string path, UniqueFd fd, dev_t dev, ino_t ino
 
 ControlSocket::~ControlSocket() = default;
 
-std::shared_ptr<ControlSocket> ControlSocket::open(const std::string& path, bool replacing_live) {
-  if (!replacing_live && connect_to(path)) {
+void ControlSocket::refuse_if_running(const std::string& path) {
+  if (connect_to(path)) {
     throw TakeoverError(fmt::format(
         "another sluice is running with takeover socket {}: replace it with `sluice serve "
         "--takeover`, or give this one its own server.takeover_socket",
         path));
   }
+}
+
+std::shared_ptr<ControlSocket> ControlSocket::open(const std::string& path, bool replacing_live) {
+  if (!replacing_live) refuse_if_running(path);
   auto fail = [&path](std::string_view step) {
     return std::runtime_error(fmt::format(
         "cannot create the takeover socket {} ({}: {}): set server.takeover_socket to another "

@@ -60,6 +60,8 @@ class ControlSocket {
   // answers on `path` is an error (two proxies on one path would take each other's
   // sockets); a file nobody answers on is stale and replaced.
   static std::shared_ptr<ControlSocket> open(const std::string& path, bool replacing_live);
+  // Throws TakeoverError, naming --takeover, when a sluice answers on `path`.
+  static void refuse_if_running(const std::string& path);
   ~ControlSocket();
   ControlSocket(const ControlSocket&) = delete;
   ControlSocket& operator=(const ControlSocket&) = delete;

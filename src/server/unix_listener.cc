@@ -69,7 +69,8 @@ UnixSocketFile::UnixSocketFile(std::string path, UniqueFd fd, bool owned)
       file_(::open(path_.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC)),
       owned_(owned) {}
 
-std::unique_ptr<UnixSocketFile> UnixSocketFile::bind(const std::string& path, int mode) {
+std::unique_ptr<UnixSocketFile> UnixSocketFile::bind(const std::string& path,
+                                                     const SocketFileAccess& access) {
   remove_if_stale(path);
   auto fail = [&path](std::string_view step) {
     return std::runtime_error(fmt::format(
@@ -86,15 +87,31 @@ std::unique_ptr<UnixSocketFile> UnixSocketFile::bind(const std::string& path, in
   }
   // The file is ours from here: removed again when what follows fails.
   std::unique_ptr<UnixSocketFile> file(new UnixSocketFile(path, std::move(fd), true));
-  const char* step = ::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0 ? "chmod"
-                     : ::listen(file->fd_.get(), kListenBacklog) != 0      ? "listen"
-                                                                           : nullptr;
-  if (step != nullptr) {
-    const std::runtime_error error = fail(step);
+  std::string problem = file->set_access(access);
+  if (problem.empty() && ::listen(file->fd_.get(), kListenBacklog) != 0) {
+    problem = fail("listen").what();
+  }
+  if (!problem.empty()) {
     file->remove_file();
-    throw error;
+    throw std::runtime_error(problem);
   }
   return file;
+}
+
+std::string UnixSocketFile::set_access(const SocketFileAccess& access) const {
+  if (::chmod(path_.c_str(), static_cast<mode_t>(access.mode)) != 0) {
+    return fmt::format(
+        "cannot set the mode of the Unix socket {} to {:04o} ({}): check that this user owns "
+        "it, or set another server.unix_socket_dir (--unix-socket-dir)",
+        path_, access.mode, errno_text());
+  }
+  if (access.group && ::chown(path_.c_str(), static_cast<uid_t>(-1), *access.group) != 0) {
+    return fmt::format(
+        "cannot give the Unix socket {} the group {} ({}): run sluice as a member of that "
+        "group (or as root), or change server.unix_socket_group",
+        path_, *access.group, errno_text());
+  }
+  return {};
 }
 
 std::unique_ptr<UnixSocketFile> UnixSocketFile::adopt(const std::string& path, UniqueFd fd) {

@@ -14,21 +14,32 @@
 #include <asio.hpp>
 #include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "server/fd_passing.h"
 
 namespace sluice::server {
 
+// Who may connect through the socket file (server.unix_socket_mode, unix_socket_group).
+struct SocketFileAccess {
+  int mode = 0777;
+  std::optional<gid_t> group;  // none: the process's own
+};
+
 class UnixSocketFile {
  public:
-  // Binds `path` with permissions `mode` and listens. A socket file nobody answers on is
-  // stale (a server that died) and replaced; a server answering there, or a file that is
-  // not a socket, is an error. Throws std::runtime_error naming the problem and the fix.
-  static std::unique_ptr<UnixSocketFile> bind(const std::string& path, int mode);
+  // Binds `path` with `access` and listens. A socket file nobody answers on is stale (a
+  // server that died) and replaced; a server answering there, or a file that is not a
+  // socket, is an error. Throws std::runtime_error naming the problem and the fix.
+  static std::unique_ptr<UnixSocketFile> bind(const std::string& path,
+                                              const SocketFileAccess& access);
   // The socket at `path` received from a running proxy; the file stays the old
   // process's until set_owned(true).
   static std::unique_ptr<UnixSocketFile> adopt(const std::string& path, UniqueFd fd);
+  // Gives the file `access`: a socket taken over keeps the old process's otherwise. ""
+  // when done, else what failed and how to fix it.
+  std::string set_access(const SocketFileAccess& access) const;
 
   UnixSocketFile(const UnixSocketFile&) = delete;
   UnixSocketFile& operator=(const UnixSocketFile&) = delete;

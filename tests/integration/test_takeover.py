@@ -216,3 +216,48 @@ def test_second_proxy_on_the_same_takeover_socket_is_refused(sluice, pg):
     assert f"another sluice is running with takeover socket /tmp/.s.SLUICE.{old.port}" \
         ".takeover" in result.stderr, result.stderr
     assert old.psql("SELECT 1", user=APP_USER, dbname=APP_DB) == "1"
+
+
+def test_second_proxy_with_its_takeover_socket_off_is_refused(sluice, pg):
+    """Without a takeover socket to find, the port itself tells: a second proxy would
+    otherwise join the first one's SO_REUSEPORT group and take part of its clients."""
+    old = sluice(args=["--takeover-socket", ""])
+    result = serve("--takeover-socket", "", "--listen", f"127.0.0.1:{old.port}",
+                   "--server", server_url(pg))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == (
+        f"sluice: cannot listen on 127.0.0.1:{old.port}: another process listens there (a "
+        "sluice, PgBouncer or PostgreSQL): stop it, replace a running sluice with `sluice "
+        "serve --takeover`, or pick another address with --listen\n")
+    # Every connection still reaches the first proxy.
+    for _ in range(20):
+        assert old.psql("SELECT 1", user=APP_USER, dbname=APP_DB) == "1"
+
+
+def test_a_port_shared_with_so_reuseport_is_refused(pg):
+    # Another program of this user that listens with SO_REUSEPORT, as PgBouncer does with
+    # so_reuseport = 1: binding alone would succeed and split the connections.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as other:
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = serve("--takeover-socket", "", "--listen", f"127.0.0.1:{port}",
+                       "--server", server_url(pg))
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.startswith(f"sluice: cannot listen on 127.0.0.1:{port}: another "
+                                    "process listens there"), result.stderr
+
+
+def test_second_proxy_sharing_the_unix_socket_hears_of_takeover(sluice, pg, tmp_path):
+    """The takeover socket is asked first, so the message names --takeover rather than
+    the Unix socket both would use."""
+    old = sluice(args=["--unix-socket-dir", str(tmp_path)])
+    result = serve("--unix-socket-dir", str(tmp_path), "--listen", f"127.0.0.1:{old.port}",
+                   "--server", server_url(pg))
+    assert result.returncode == 2
+    assert result.stderr.startswith(
+        f"sluice: another sluice is running with takeover socket /tmp/.s.SLUICE.{old.port}"
+        ".takeover: replace it with `sluice serve --takeover`"), result.stderr
+    assert (tmp_path / f".s.PGSQL.{old.port}").is_socket()
+    assert old.psql("SELECT 1", user=APP_USER, dbname=APP_DB) == "1"

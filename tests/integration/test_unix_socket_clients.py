@@ -2,11 +2,14 @@
 file DIR/.s.PGSQL.PORT that libpq opens for host=DIR, with PORT the first listen port.
 Unix clients show as addr "unix" with the listen port, as in PgBouncer."""
 import csv
+import grp
 import io
 import os
+import shutil
 import signal
 import stat
 import subprocess
+import tempfile
 import time
 
 import psycopg2
@@ -250,3 +253,53 @@ def test_reload_does_not_move_the_socket(sluice, tmp_path):
     assert not os.path.exists(socket_file(proxy, second))
     result = unix_psql(proxy, first, "SELECT 1", args=("-A", "-t"))
     assert result.returncode == 0 and result.stdout.strip() == "1", result.stderr
+
+
+@pytest.fixture
+def shared_dir():
+    """A directory other users may reach (pytest's tmp_path is its owner's alone)."""
+    path = tempfile.mkdtemp(prefix="sluice-socket-")
+    os.chmod(path, 0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def psql_as(user: str, proxy, directory) -> subprocess.CompletedProcess:
+    return subprocess.run(["runuser", "-u", user, "--", "psql", "-h", str(directory), "-p",
+                           str(proxy.port), "-U", APP_USER, "-d", APP_DB, "-X", "-A", "-t",
+                           "-c", "SELECT 1"], capture_output=True, text=True, timeout=30)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file another group needs root here")
+def test_mode_and_group_decide_who_may_connect(sluice, shared_dir):
+    """unix_socket_mode 0770 with unix_socket_group: members of the group connect, other
+    users are refused by the kernel before any login, as with PgBouncer's settings."""
+    proxy = sluice({"server": {"unix_socket_dir": shared_dir, "unix_socket_mode": "0770",
+                               "unix_socket_group": "postgres"}})
+    st = os.stat(socket_file(proxy, shared_dir))
+    assert stat.S_IMODE(st.st_mode) == 0o770
+    assert st.st_gid == grp.getgrnam("postgres").gr_gid
+    member = psql_as("postgres", proxy, shared_dir)
+    assert member.returncode == 0 and member.stdout.strip() == "1", member.stderr
+    other = psql_as("nobody", proxy, shared_dir)
+    assert other.returncode != 0
+    assert "Permission denied" in other.stderr, other.stderr
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a file another group needs root here")
+def test_takeover_gives_the_socket_the_new_mode_and_group(sluice, shared_dir):
+    """The socket is handed over, not bound anew: the successor still applies its own
+    configuration's mode and group to the file."""
+    old = sluice({"server": {"unix_socket_dir": shared_dir}})
+    path = socket_file(old, shared_dir)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o777
+    assert psql_as("nobody", old, shared_dir).returncode == 0
+    old.config["server"] |= {"unix_socket_mode": "0770", "unix_socket_group": "postgres"}
+    new = sluice.takeover(old)
+    assert old.proc.wait(timeout=15) == 0, old.log()
+    st = os.stat(path)
+    assert stat.S_IMODE(st.st_mode) == 0o770
+    assert st.st_gid == grp.getgrnam("postgres").gr_gid
+    assert "Permission denied" in psql_as("nobody", new, shared_dir).stderr
+    member = psql_as("postgres", new, shared_dir)
+    assert member.returncode == 0 and member.stdout.strip() == "1", member.stderr

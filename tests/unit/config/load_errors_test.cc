@@ -260,5 +260,13 @@ TEST(ConfigErrorTest, UnixSocketModeIsAnOctalFileMode) {
             "file mode from \"0000\" to \"0777\" (a string, or an integer such as 0o770)");
 }
 
+TEST(ConfigErrorTest, UnixSocketGroupMustExist) {
+  EXPECT_EQ(error_for("[server]\nunix_socket_group = \"no-such-group-here\"\n"),
+            "sluice.toml: server.unix_socket_group = \"no-such-group-here\" is not valid; "
+            "allowed: a group of this machine (its name or number), or \"\" for the process's "
+            "own");
+  EXPECT_TRUE(Contains(error_for("[server]\nunix_socket_group = 7\n"), "server.unix_socket_group"));
+}
+
 }  // namespace
 }  // namespace sluice::config

@@ -1,5 +1,5 @@
-// server.unix_socket_dir / unix_socket_mode and --unix-socket-dir: the socket is named
-// after the first listen port, as libpq looks for it (its errors are in
+// server.unix_socket_dir / unix_socket_mode / unix_socket_group and --unix-socket-dir: the socket
+// is named after the first listen port, as libpq looks for it (its errors are in
 // load_errors_test.cc).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 
+#include "common/group_id.h"
 #include "common/socket_path.h"
 #include "config/cli_overrides.h"
 #include "config/load.h"
@@ -40,6 +41,22 @@ TEST(UnixSocketConfig, ModeAsPgBouncerWritesItOrAsATomlOctal) {
   EXPECT_EQ(mode("\"700\""), 0700);
   EXPECT_EQ(mode("0o777"), 0777);
   EXPECT_EQ(mode("0"), 0);
+}
+
+TEST(UnixSocketConfig, GroupByNameOrNumber) {
+  auto group = [](std::string_view value) {
+    return load_config_string(fmt::format("[server]\nunix_socket_group = \"{}\"\n", value),
+                              "s.toml")
+        .unix_socket_group;
+  };
+  EXPECT_EQ(group("root"), "root");
+  EXPECT_EQ(group_id("root"), 0U);
+  EXPECT_EQ(group("4242"), "4242");  // chown takes an id without a name
+  EXPECT_EQ(group_id("4242"), 4242U);
+  EXPECT_EQ(group_id(""), std::nullopt);
+  EXPECT_EQ(group_id("no-such-group-here"), std::nullopt);
+  EXPECT_EQ(group_id("12ab"), std::nullopt);
+  EXPECT_EQ(load_config_string("[server]\n", "s.toml").unix_socket_group, "");
 }
 
 TEST(UnixSocketConfig, FlagOverridesTheFile) {

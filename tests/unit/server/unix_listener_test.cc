@@ -43,7 +43,7 @@ class UnixListenerTest : public testing::Test {
   // What bind() throws ("" when it does not).
   std::string bind_error() const {
     try {
-      UnixSocketFile::bind(path_, 0777);
+      UnixSocketFile::bind(path_, {0777});
     } catch (const std::runtime_error& e) {
       return e.what();
     }
@@ -55,7 +55,7 @@ class UnixListenerTest : public testing::Test {
 };
 
 TEST_F(UnixListenerTest, BindsWithTheModeAndRemovesItsFile) {
-  auto file = UnixSocketFile::bind(path_, 0770);
+  auto file = UnixSocketFile::bind(path_, {0770});
   struct stat st {};
   ASSERT_EQ(::stat(path_.c_str(), &st), 0);
   EXPECT_TRUE(S_ISSOCK(st.st_mode));
@@ -68,7 +68,7 @@ TEST_F(UnixListenerTest, BindsWithTheModeAndRemovesItsFile) {
 }
 
 TEST_F(UnixListenerTest, RefusesWhileAServerListens) {
-  auto file = UnixSocketFile::bind(path_, 0777);
+  auto file = UnixSocketFile::bind(path_, {0777});
   const std::string error = bind_error();
   EXPECT_NE(error.find("another server is listening on the Unix socket " + path_),
             std::string::npos)
@@ -77,11 +77,11 @@ TEST_F(UnixListenerTest, RefusesWhileAServerListens) {
 }
 
 TEST_F(UnixListenerTest, ReplacesAStaleSocket) {
-  auto dead = UnixSocketFile::bind(path_, 0777);
+  auto dead = UnixSocketFile::bind(path_, {0777});
   dead->take_fd().reset();  // its server died: the file stays, nothing answers
   ASSERT_TRUE(exists());
   EXPECT_FALSE(connects());
-  auto file = UnixSocketFile::bind(path_, 0777);
+  auto file = UnixSocketFile::bind(path_, {0777});
   UniqueFd fd = file->take_fd();
   EXPECT_TRUE(connects());
 }
@@ -93,7 +93,7 @@ TEST_F(UnixListenerTest, RefusesAFileThatIsNotASocket) {
 }
 
 TEST_F(UnixListenerTest, OnlyTheOwnerRemovesTheFile) {
-  auto file = UnixSocketFile::bind(path_, 0777);
+  auto file = UnixSocketFile::bind(path_, {0777});
   UniqueFd fd = file->take_fd();
   // Taken over: the file is the old process's until the takeover completes.
   auto adopted = UnixSocketFile::adopt(path_, UniqueFd(::dup(fd.get())));
@@ -109,9 +109,9 @@ TEST_F(UnixListenerTest, OnlyTheOwnerRemovesTheFile) {
 }
 
 TEST_F(UnixListenerTest, LeavesALaterServersFile) {
-  auto old_file = UnixSocketFile::bind(path_, 0777);
+  auto old_file = UnixSocketFile::bind(path_, {0777});
   old_file->take_fd().reset();
-  auto new_file = UnixSocketFile::bind(path_, 0777);  // replaced the stale one
+  auto new_file = UnixSocketFile::bind(path_, {0777});  // replaced the stale one
   UniqueFd fd = new_file->take_fd();
   old_file->remove_file();
   EXPECT_TRUE(connects());
