@@ -143,8 +143,8 @@ def report(runs: dict[str, list[dict]], args: argparse.Namespace) -> str:
 
     lines = [f"pgbench {' '.join(args.pgbench)} -j 2, {args.rounds} rounds x {args.seconds} s,"
              " medians; per transaction: the proxy's user and system CPU (us), context"
-             " switches and system calls, and the whole machine's CPU (us, every process);"
-             " the whole machine's idle share during the run", "",
+             " switches and system calls; the whole machine's CPU (us, every process) and its"
+             " idle share during the run", "",
              "| target | TPS | user us | system us | context switches | system calls "
              "| machine us | idle % |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]

@@ -31,8 +31,9 @@ def socket_file(proxy, directory) -> str:
 
 
 def unix_psql(proxy, directory, sql: str, *, user: str = APP_USER, dbname: str = APP_DB,
-              args=()) -> subprocess.CompletedProcess:
-    return run_psql(proxy.port, sql, user=user, dbname=dbname, host=str(directory), args=args)
+              args=(), os_user: str | None = None) -> subprocess.CompletedProcess:
+    return run_psql(proxy.port, sql, user=user, dbname=dbname, host=str(directory), args=args,
+                    os_user=os_user)
 
 
 def unix_connect(proxy, directory, *, user: str = APP_USER, **kwargs):
@@ -264,10 +265,8 @@ def shared_dir():
     shutil.rmtree(path, ignore_errors=True)
 
 
-def psql_as(user: str, proxy, directory) -> subprocess.CompletedProcess:
-    return subprocess.run(["runuser", "-u", user, "--", "psql", "-h", str(directory), "-p",
-                           str(proxy.port), "-U", APP_USER, "-d", APP_DB, "-X", "-A", "-t",
-                           "-c", "SELECT 1"], capture_output=True, text=True, timeout=30)
+def psql_as(os_user: str, proxy, directory) -> subprocess.CompletedProcess:
+    return unix_psql(proxy, directory, "SELECT 1", args=("-A", "-t"), os_user=os_user)
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="giving a file another group needs root here")

@@ -23,9 +23,13 @@ def client_env(password: str | None = None, **extra: str) -> dict[str, str]:
 def run_psql(port: int, sql: str | None = None, *, user: str, dbname: str,
              host: str = "127.0.0.1", password: str | None = None, script: str | None = None,
              args: tuple[str, ...] = ("-A", "-t"), on_error_stop: bool = True,
-             timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
-    """Runs psql with -c SQL or a script on stdin. Never raises on a non-zero exit."""
+             timeout: float = 60, env: dict[str, str] | None = None,
+             os_user: str | None = None) -> subprocess.CompletedProcess:
+    """Runs psql with -c SQL or a script on stdin, as the OS user `os_user` when given (we
+    are root then). Never raises on a non-zero exit."""
     cmd = [PSQL, "-X", "-q", "-h", host, "-p", str(port), "-U", user, "-d", dbname, *args]
+    if os_user is not None:
+        cmd = ["runuser", "-u", os_user, "--", *cmd]
     if on_error_stop:
         cmd += ["-v", "ON_ERROR_STOP=1"]
     if sql is not None:
